@@ -1,0 +1,88 @@
+//! [`Core`]: the service layer's entry point. It owns the store and the event
+//! bus; the domain modules (`agents`, `tasks`, …) add their methods to it.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+use crate::events::EventBus;
+use crate::store::{Store, Tx};
+
+#[derive(Debug)]
+pub struct Core {
+    store: Store,
+    bus: EventBus,
+    data_dir: PathBuf,
+}
+
+impl Core {
+    /// Opens the data folder: creates it, opens and migrates the database,
+    /// and seeds the default provider configurations on first use.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            crate::CoreError::io(format!("cannot create {}", data_dir.display()), e)
+        })?;
+        let store = Store::open_in_dir(data_dir)?;
+        let core = Self {
+            store,
+            bus: EventBus::default(),
+            data_dir: data_dir.to_path_buf(),
+        };
+        core.seed_default_providers()?;
+        Ok(core)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.bus
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// A write transaction whose changes are published once it commits.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let (value, changes) = self.store.write(f)?;
+        self.bus.publish_all(changes);
+        Ok(value)
+    }
+
+    pub fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        self.store.read(f)
+    }
+}
+
+/// What the About panel and Settings show about this installation.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct AppInfo {
+    pub version: String,
+    pub data_dir: String,
+    pub database: String,
+    pub schema_version: u32,
+}
+
+impl Core {
+    pub fn info(&self) -> Result<AppInfo> {
+        let schema_version = self.read(crate::store::migrations::current_version)?;
+        Ok(AppInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            data_dir: self.data_dir.display().to_string(),
+            database: self.store.path().display().to_string(),
+            schema_version,
+        })
+    }
+}
+
+/// What the system tray currently shows, read back from its menu.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct TrayStatus {
+    #[ts(type = "number")]
+    pub pending: u64,
+    pub paused: bool,
+    pub approvals_label: String,
+    pub pause_label: String,
+    pub tooltip: String,
+}

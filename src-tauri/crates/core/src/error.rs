@@ -1,0 +1,142 @@
+//! The core's error type. Every variant maps to a stable SCREAMING_SNAKE code
+//! that the UI and the CLI use to react to a kind of error.
+
+use serde::Serialize;
+
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+
+    #[error("{field} is too long: {len} characters, the limit is {max}")]
+    TooLarge {
+        field: String,
+        len: usize,
+        max: usize,
+    },
+
+    #[error("{entity} {id} does not exist")]
+    NotFound { entity: &'static str, id: String },
+
+    #[error("a task cannot move from {from} to {to}")]
+    IllegalTransition { from: String, to: String },
+
+    #[error("that would create a cycle: {path}")]
+    Cycle { path: String },
+
+    #[error("{0}")]
+    Conflict(String),
+
+    #[error("the stored {entity} {id} is unreadable ({detail}); delete or repair it")]
+    Corrupt {
+        entity: &'static str,
+        id: String,
+        detail: String,
+    },
+
+    #[error("database migration failed: {0}")]
+    Migration(String),
+
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
+        Self::NotFound {
+            entity,
+            id: id.into(),
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Stable machine-readable code of this kind of error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation { .. } => "VALIDATION",
+            Self::TooLarge { .. } => "TOO_LARGE",
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::IllegalTransition { .. } => "ILLEGAL_TRANSITION",
+            Self::Cycle { .. } => "CYCLE",
+            Self::Conflict(_) => "CONFLICT",
+            Self::Corrupt { .. } => "CORRUPT_RECORD",
+            Self::Migration(_) => "MIGRATION",
+            Self::Database(e) if is_busy(e) => "DATABASE_BUSY",
+            Self::Database(_) => "DATABASE",
+            Self::Io { .. } => "IO",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Structured details for the UI (the field that failed, the id that is missing…).
+    pub fn details(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Validation { field, .. } => Some(serde_json::json!({ "field": field })),
+            Self::TooLarge { field, len, max } => {
+                Some(serde_json::json!({ "field": field, "len": len, "max": max }))
+            }
+            Self::NotFound { entity, id } => {
+                Some(serde_json::json!({ "entity": entity, "id": id }))
+            }
+            Self::IllegalTransition { from, to } => {
+                Some(serde_json::json!({ "from": from, "to": to }))
+            }
+            Self::Cycle { path } => Some(serde_json::json!({ "path": path })),
+            Self::Corrupt { entity, id, .. } => {
+                Some(serde_json::json!({ "entity": entity, "id": id }))
+            }
+            _ => None,
+        }
+    }
+
+    /// The error as the UI receives it.
+    pub fn to_payload(&self) -> ErrorPayload {
+        ErrorPayload {
+            code: self.code().to_string(),
+            message: self.to_string(),
+            details: self.details(),
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// What crosses IPC when a command fails: `{ code, message, details? }`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct ErrorPayload {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub details: Option<serde_json::Value>,
+}

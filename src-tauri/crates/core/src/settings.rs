@@ -1,0 +1,181 @@
+//! App settings: one typed record stored as JSON under the key `app`. Fields
+//! added later get their defaults when an older record is read.
+
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::agents::Autonomy;
+use crate::error::{CoreError, Result};
+use crate::events::{ChangeOp, Entity};
+use crate::store::row::to_json;
+use crate::{time, validate, Core};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct Settings {
+    /// Most tasks running at once across all agents.
+    pub max_concurrent_tasks: u32,
+    /// Hours before a pending approval expires (and is rejected).
+    pub approval_expiry_hours: u32,
+    /// Autonomy given to new agents that do not come from a template.
+    pub default_autonomy: Autonomy,
+    /// Provider config name used when an agent names none; `None` = automatic
+    /// (Ollama when it answers, otherwise the embedded engine).
+    pub default_provider: Option<String>,
+    pub default_model: Option<String>,
+    /// All work paused (from the tray or Settings).
+    pub paused: bool,
+    /// Hosts or `host:port` that web_fetch may reach even when they are local or private.
+    pub web_fetch_allow_list: Vec<String>,
+    /// Where no sandbox is available, allow code_run with an approval for every run.
+    pub code_run_unsandboxed_with_approval: bool,
+    pub first_run_completed: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_tasks: 10,
+            approval_expiry_hours: 24,
+            default_autonomy: Autonomy::Copilot,
+            default_provider: None,
+            default_model: None,
+            paused: false,
+            web_fetch_allow_list: Vec::new(),
+            code_run_unsandboxed_with_approval: false,
+            first_run_completed: false,
+        }
+    }
+}
+
+/// Changes to settings; unset fields stay as they are. An empty
+/// `default_provider`/`default_model` returns to automatic choice.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct SettingsPatch {
+    #[ts(optional)]
+    pub max_concurrent_tasks: Option<i64>,
+    #[ts(optional)]
+    pub approval_expiry_hours: Option<i64>,
+    #[ts(optional)]
+    pub default_autonomy: Option<Autonomy>,
+    #[ts(optional)]
+    pub default_provider: Option<String>,
+    #[ts(optional)]
+    pub default_model: Option<String>,
+    #[ts(optional)]
+    pub paused: Option<bool>,
+    #[ts(optional)]
+    pub web_fetch_allow_list: Option<Vec<String>>,
+    #[ts(optional)]
+    pub code_run_unsandboxed_with_approval: Option<bool>,
+    #[ts(optional)]
+    pub first_run_completed: Option<bool>,
+}
+
+const KEY: &str = "app";
+
+fn read_settings(conn: &rusqlite::Connection) -> Result<Settings> {
+    let text: Option<String> = conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [KEY], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match text {
+        None => Ok(Settings::default()),
+        Some(t) => serde_json::from_str(&t).map_err(|e| CoreError::Corrupt {
+            entity: "settings",
+            id: KEY.to_string(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+fn host_entry(raw: &str) -> Result<String> {
+    let v = raw.trim().to_lowercase();
+    if v.is_empty() || v.contains('/') || v.contains(char::is_whitespace) || v.chars().count() > 255
+    {
+        return Err(CoreError::validation(
+            "web_fetch_allow_list",
+            format!("'{raw}' is not a host or host:port (no scheme, no path)"),
+        ));
+    }
+    Ok(v)
+}
+
+impl Core {
+    pub fn settings(&self) -> Result<Settings> {
+        self.read(read_settings)
+    }
+
+    pub fn update_settings(&self, patch: SettingsPatch) -> Result<Settings> {
+        self.write(|tx| {
+            let mut s = read_settings(tx)?;
+            if let Some(v) = patch.max_concurrent_tasks {
+                s.max_concurrent_tasks = validate::range_u32("max_concurrent_tasks", v, 1, 256)?;
+            }
+            if let Some(v) = patch.approval_expiry_hours {
+                s.approval_expiry_hours =
+                    validate::range_u32("approval_expiry_hours", v, 1, 24 * 365)?;
+            }
+            if let Some(v) = patch.default_autonomy {
+                s.default_autonomy = v;
+            }
+            if let Some(v) = patch.default_provider {
+                let v = validate::name_or_empty("default_provider", &v)?;
+                if !v.is_empty() {
+                    let known: bool = tx.query_row(
+                        "SELECT EXISTS (SELECT 1 FROM provider_configs WHERE name = ?1)",
+                        [&v],
+                        |r| r.get(0),
+                    )?;
+                    if !known {
+                        return Err(CoreError::validation(
+                            "default_provider",
+                            format!("unknown provider '{v}'"),
+                        ));
+                    }
+                }
+                s.default_provider = Some(v).filter(|v| !v.is_empty());
+            }
+            if let Some(v) = patch.default_model {
+                let v = validate::name_or_empty("default_model", &v)?;
+                s.default_model = Some(v).filter(|v| !v.is_empty());
+            }
+            if let Some(v) = patch.paused {
+                s.paused = v;
+            }
+            if let Some(list) = patch.web_fetch_allow_list {
+                if list.len() > validate::MAX_LIST {
+                    return Err(CoreError::validation(
+                        "web_fetch_allow_list",
+                        format!("at most {} entries", validate::MAX_LIST),
+                    ));
+                }
+                let mut out = Vec::new();
+                for e in &list {
+                    let h = host_entry(e)?;
+                    if !out.contains(&h) {
+                        out.push(h);
+                    }
+                }
+                s.web_fetch_allow_list = out;
+            }
+            if let Some(v) = patch.code_run_unsandboxed_with_approval {
+                s.code_run_unsandboxed_with_approval = v;
+            }
+            if let Some(v) = patch.first_run_completed {
+                s.first_run_completed = v;
+            }
+            let now = time::now_sql();
+            tx.execute(
+                "INSERT INTO settings (key, value, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                params![KEY, to_json(&s)?, now],
+            )?;
+            tx.changed(Entity::Settings, ChangeOp::Updated, KEY);
+            Ok(s)
+        })
+    }
+}

@@ -1,0 +1,175 @@
+//! Validation rules shared by every service: names, text sizes, ranges, lists.
+//! Each returns a [`CoreError`] that names the field and says what is wrong.
+
+use crate::error::{CoreError, Result};
+
+/// Longest name (agents, crews, tasks titles, sessions…), in characters.
+pub const MAX_NAME: usize = 200;
+/// Longest short free text (role, description), in characters.
+pub const MAX_SHORT_TEXT: usize = 4_000;
+/// Longest long free text (objectives, prompts, messages, outputs), in characters.
+pub const MAX_TEXT: usize = 100_000;
+/// Most entries in a list field (capabilities, tools, dependencies…).
+pub const MAX_LIST: usize = 64;
+
+/// A required, trimmed, non-empty name of at most [`MAX_NAME`] characters.
+pub fn name(field: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(CoreError::validation(field, "must not be empty"));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(CoreError::validation(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    max_len(field, v, MAX_NAME)?;
+    Ok(v.to_string())
+}
+
+/// Like [`name`], but an empty value is allowed (it clears an optional field).
+pub fn name_or_empty(field: &str, value: &str) -> Result<String> {
+    if value.trim().is_empty() {
+        return Ok(String::new());
+    }
+    name(field, value)
+}
+
+pub fn max_len(field: &str, value: &str, max: usize) -> Result<()> {
+    let len = value.chars().count();
+    if len > max {
+        return Err(CoreError::TooLarge {
+            field: field.to_string(),
+            len,
+            max,
+        });
+    }
+    Ok(())
+}
+
+pub fn short_text(field: &str, value: &str) -> Result<String> {
+    max_len(field, value, MAX_SHORT_TEXT)?;
+    Ok(value.to_string())
+}
+
+pub fn text(field: &str, value: &str) -> Result<String> {
+    max_len(field, value, MAX_TEXT)?;
+    Ok(value.to_string())
+}
+
+pub fn priority(value: i64) -> Result<u8> {
+    if !(1..=10).contains(&value) {
+        return Err(CoreError::validation(
+            "priority",
+            format!("must be between 1 and 10 (10 is highest), got {value}"),
+        ));
+    }
+    Ok(value as u8)
+}
+
+pub fn unit_interval(field: &str, value: f64) -> Result<f64> {
+    if !(0.0..=1.0).contains(&value) || value.is_nan() {
+        return Err(CoreError::validation(
+            field,
+            format!("must be between 0 and 1, got {value}"),
+        ));
+    }
+    Ok(value)
+}
+
+pub fn range_u32(field: &str, value: i64, min: u32, max: u32) -> Result<u32> {
+    if value < i64::from(min) || value > i64::from(max) {
+        return Err(CoreError::validation(
+            field,
+            format!("must be between {min} and {max}, got {value}"),
+        ));
+    }
+    Ok(value as u32)
+}
+
+/// A list of short labels (capabilities, tool names): trimmed, lower-cased,
+/// without empties or duplicates, at most [`MAX_LIST`] entries of 64 characters.
+pub fn labels(field: &str, values: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for raw in values {
+        let v = raw.trim().to_lowercase();
+        if v.is_empty() {
+            continue;
+        }
+        if v.chars().count() > 64 {
+            return Err(CoreError::TooLarge {
+                field: field.to_string(),
+                len: v.chars().count(),
+                max: 64,
+            });
+        }
+        if !v
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/'))
+        {
+            return Err(CoreError::validation(
+                field,
+                format!("'{v}' may contain only letters, digits, '_', '-', '.', ':' and '/'"),
+            ));
+        }
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    if out.len() > MAX_LIST {
+        return Err(CoreError::validation(
+            field,
+            format!("at most {MAX_LIST} entries, got {}", out.len()),
+        ));
+    }
+    Ok(out)
+}
+
+/// Splits "a, b,c" into labels (CLI input).
+pub fn split_csv(input: &str) -> Vec<String> {
+    input
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_required() {
+        assert_eq!(name("name", "  Ada ").ok().as_deref(), Some("Ada"));
+        assert_eq!(
+            name("name", "   ").err().map(|e| e.code()),
+            Some("VALIDATION")
+        );
+        assert_eq!(
+            name("name", &"x".repeat(MAX_NAME + 1))
+                .err()
+                .map(|e| e.code()),
+            Some("TOO_LARGE")
+        );
+        assert!(name("name", "a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn priority_bounds() {
+        assert!(priority(0).is_err());
+        assert!(priority(11).is_err());
+        assert_eq!(priority(1).ok(), Some(1));
+        assert_eq!(priority(10).ok(), Some(10));
+    }
+
+    #[test]
+    fn labels_are_normalised() {
+        let got = labels(
+            "capabilities",
+            &["SQL_Query".into(), " ".into(), "sql_query".into()],
+        );
+        assert_eq!(got.ok(), Some(vec!["sql_query".to_string()]));
+        assert!(labels("capabilities", &["bad label".into()]).is_err());
+    }
+}

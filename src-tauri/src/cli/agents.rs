@@ -1,0 +1,155 @@
+//! `ensemble agents …`
+
+use clap::Subcommand;
+use ensemble_core::agents::{AgentFilter, AgentInput, Autonomy};
+use ensemble_core::{validate, Core, Paging};
+
+use super::output::clip;
+use super::{CliResult, Out};
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCmd {
+    /// List agents
+    List {
+        /// Only agents whose name, role or description contains this
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Show one agent
+    Show { id: String },
+    /// Add an agent (optionally from a template: researcher, analyst, writer, reviewer, manager, …)
+    Add {
+        name: String,
+        #[arg(long)]
+        role: Option<String>,
+        /// Comma-separated, e.g. sql_query,data_analysis
+        #[arg(long)]
+        capabilities: Option<String>,
+        /// Comma-separated tool names
+        #[arg(long)]
+        tools: Option<String>,
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// manual, copilot or autopilot
+        #[arg(long)]
+        autonomy: Option<String>,
+        #[arg(long)]
+        template: Option<String>,
+        #[arg(long)]
+        system_prompt: Option<String>,
+    },
+    /// Remove an agent
+    Rm { id: String },
+}
+
+pub fn run(core: &Core, out: &Out, cmd: AgentsCmd) -> CliResult {
+    match cmd {
+        AgentsCmd::List { search, limit } => {
+            let page = core.list_agents(
+                &AgentFilter {
+                    search,
+                    ..Default::default()
+                },
+                Paging {
+                    limit: Some(limit),
+                    offset: None,
+                },
+            )?;
+            if out.json {
+                return out.json(&page.items);
+            }
+            if page.items.is_empty() {
+                out.text(
+                    "No agents yet. Add one with: ensemble agents add NAME --template researcher",
+                );
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = page
+                .items
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.id.clone(),
+                        clip(&a.name, 28),
+                        clip(&a.role, 18),
+                        a.autonomy.to_string(),
+                        a.status.to_string(),
+                        clip(&a.capabilities.join(","), 40),
+                    ]
+                })
+                .collect();
+            out.table(
+                &["ID", "NAME", "ROLE", "AUTONOMY", "STATUS", "CAPABILITIES"],
+                &rows,
+            );
+            Ok(())
+        }
+        AgentsCmd::Show { id } => {
+            let a = core.get_agent(&id)?;
+            if out.json {
+                return out.json(&a);
+            }
+            out.text(&format!("{} ({})", a.name, a.id));
+            out.text(&format!("  role:          {}", a.role));
+            out.text(&format!("  autonomy:      {}", a.autonomy));
+            out.text(&format!("  status:        {}", a.status));
+            out.text(&format!("  capabilities:  {}", a.capabilities.join(", ")));
+            out.text(&format!("  tools:         {}", a.allowed_tools.join(", ")));
+            out.text(&format!(
+                "  provider:      {}",
+                a.provider.as_deref().unwrap_or("(app default)")
+            ));
+            out.text(&format!(
+                "  model:         {}",
+                a.model.as_deref().unwrap_or("(provider default)")
+            ));
+            if !a.system_prompt.is_empty() {
+                out.text(&format!("  prompt:        {}", clip(&a.system_prompt, 100)));
+            }
+            Ok(())
+        }
+        AgentsCmd::Add {
+            name,
+            role,
+            capabilities,
+            tools,
+            provider,
+            model,
+            autonomy,
+            template,
+            system_prompt,
+        } => {
+            let autonomy = autonomy.map(|a| a.trim().parse::<Autonomy>()).transpose()?;
+            let input = AgentInput {
+                name: Some(name),
+                role,
+                capabilities: capabilities.map(|c| validate::split_csv(&c)),
+                allowed_tools: tools.map(|c| validate::split_csv(&c)),
+                provider,
+                model,
+                autonomy,
+                template,
+                system_prompt,
+                ..Default::default()
+            };
+            let a = core.create_agent(input)?;
+            if out.json {
+                return out.json(&a);
+            }
+            out.text(&format!("Added agent {} ({})", a.name, a.id));
+            Ok(())
+        }
+        AgentsCmd::Rm { id } => {
+            core.delete_agent(&id)?;
+            if out.json {
+                return out.json(&serde_json::json!({ "deleted": id }));
+            }
+            out.text(&format!("Removed agent {id}"));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Task board commands.
+
+use ensemble_core::tasks::{BoardColumn, NewTask, Task, TaskFilter, TaskPatch, TaskStatus};
+use ensemble_core::{Page, Paging};
+use tauri::State;
+
+use crate::error::CmdResult;
+use crate::state::AppState;
+
+#[tauri::command]
+pub async fn tasks_board(
+    state: State<'_, AppState>,
+    filter: Option<TaskFilter>,
+    per_column: Option<u32>,
+) -> CmdResult<Vec<BoardColumn>> {
+    state
+        .call(move |core| core.task_board(&filter.unwrap_or_default(), per_column.unwrap_or(50)))
+        .await
+}
+
+#[tauri::command]
+pub async fn tasks_list(
+    state: State<'_, AppState>,
+    filter: Option<TaskFilter>,
+    paging: Option<Paging>,
+) -> CmdResult<Page<Task>> {
+    state
+        .call(move |core| core.list_tasks(&filter.unwrap_or_default(), paging.unwrap_or_default()))
+        .await
+}
+
+#[tauri::command]
+pub async fn tasks_get(state: State<'_, AppState>, id: String) -> CmdResult<Task> {
+    state.call(move |core| core.get_task(&id)).await
+}
+
+#[tauri::command]
+pub async fn tasks_create(state: State<'_, AppState>, input: NewTask) -> CmdResult<Task> {
+    state.call(move |core| core.create_task(input)).await
+}
+
+#[tauri::command]
+pub async fn tasks_update(
+    state: State<'_, AppState>,
+    id: String,
+    patch: TaskPatch,
+) -> CmdResult<Task> {
+    state.call(move |core| core.update_task(&id, patch)).await
+}
+
+#[tauri::command]
+pub async fn tasks_set_status(
+    state: State<'_, AppState>,
+    id: String,
+    status: TaskStatus,
+) -> CmdResult<Task> {
+    state
+        .call(move |core| core.set_task_status(&id, status))
+        .await
+}
+
+#[tauri::command]
+pub async fn tasks_cancel(state: State<'_, AppState>, id: String) -> CmdResult<Task> {
+    state.call(move |core| core.cancel_task(&id)).await
+}
+
+#[tauri::command]
+pub async fn tasks_delete(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    state.call(move |core| core.delete_task(&id)).await
+}
+
+#[tauri::command]
+pub async fn tasks_subtasks(state: State<'_, AppState>, id: String) -> CmdResult<Vec<Task>> {
+    state.call(move |core| core.subtasks(&id)).await
+}

@@ -1,0 +1,96 @@
+//! The Ensemble desktop shell: windows, tray, notifications and the IPC
+//! adapters over `ensemble-core`, plus the headless command line. No business
+//! rules live here.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod events;
+pub mod notifications;
+pub mod state;
+pub mod tray;
+
+use std::sync::Arc;
+
+use tauri::{Manager, Runtime, WindowEvent};
+
+use crate::state::AppState;
+
+/// Entry point of the binary: the CLI when a subcommand is given, else the
+/// window. Returns the process exit code.
+pub fn run() -> i32 {
+    cli::main()
+}
+
+/// Starts the desktop app on the given data folder. Blocks until the app exits.
+pub fn run_gui(core: Arc<ensemble_core::Core>) -> i32 {
+    let builder = build_app(tauri::Builder::default(), core);
+    match builder.build(tauri::generate_context!("tauri.conf.json")) {
+        Ok(app) => {
+            app.run(|handle, event| {
+                if let tauri::RunEvent::ExitRequested { code, api, .. } = &event {
+                    // Closing the last window keeps the app in the tray; only Quit exits.
+                    if code.is_none() && !handle.state::<AppState>().quitting() {
+                        api.prevent_exit();
+                    }
+                }
+                if let tauri::RunEvent::Exit = event {
+                    handle.state::<AppState>().shutdown();
+                }
+            });
+            0
+        }
+        Err(e) => {
+            eprintln!("error: cannot start the window: {e}");
+            1
+        }
+    }
+}
+
+/// Wires plugins, state, commands, tray and window behaviour into a builder.
+/// Tests pass `tauri::test::mock_builder()`.
+pub fn build_app<R: Runtime>(
+    builder: tauri::Builder<R>,
+    core: Arc<ensemble_core::Core>,
+) -> tauri::Builder<R> {
+    builder
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_main_window(app);
+        }))
+        .plugin(tauri_plugin_notification::init())
+        .manage(AppState::new(core))
+        .invoke_handler(commands::handler())
+        .setup(|app| {
+            let handle = app.handle().clone();
+            tray::install(&handle)?;
+            events::start_forwarding(&handle);
+            notifications::start(&handle);
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                if window.label() == "main" && !window.state::<AppState>().quitting() {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
+        })
+}
+
+/// Shows, un-minimises and focuses the main window.
+pub fn show_main_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+/// Shows the main window on a given view (e.g. "approvals").
+pub fn open_view<R: Runtime>(app: &tauri::AppHandle<R>, view: &str) {
+    show_main_window(app);
+    use tauri::Emitter;
+    let _ = app.emit_to("main", "app://navigate", view);
+}

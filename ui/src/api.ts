@@ -1,0 +1,129 @@
+// Typed wrappers over the app's IPC commands. Every failure becomes an
+// ApiError with a stable `code` and a readable `message`.
+import { invoke } from "@tauri-apps/api/core";
+import type { Agent } from "./bindings/Agent";
+import type { AgentFilter } from "./bindings/AgentFilter";
+import type { AgentInput } from "./bindings/AgentInput";
+import type { AgentTemplate } from "./bindings/AgentTemplate";
+import type { AppInfo } from "./bindings/AppInfo";
+import type { Approval } from "./bindings/Approval";
+import type { ApprovalStatus } from "./bindings/ApprovalStatus";
+import type { BoardColumn } from "./bindings/BoardColumn";
+import type { ChatMessage } from "./bindings/ChatMessage";
+import type { ChatSession } from "./bindings/ChatSession";
+import type { Crew } from "./bindings/Crew";
+import type { CrewInput } from "./bindings/CrewInput";
+import type { Decision } from "./bindings/Decision";
+import type { Message } from "./bindings/Message";
+import type { MessageFilter } from "./bindings/MessageFilter";
+import type { NewTask } from "./bindings/NewTask";
+import type { Page } from "./bindings/Page";
+import type { Paging } from "./bindings/Paging";
+import type { ProviderConfig } from "./bindings/ProviderConfig";
+import type { Settings } from "./bindings/Settings";
+import type { SettingsPatch } from "./bindings/SettingsPatch";
+import type { Task } from "./bindings/Task";
+import type { TaskFilter } from "./bindings/TaskFilter";
+import type { TaskPatch } from "./bindings/TaskPatch";
+import type { TaskStatus } from "./bindings/TaskStatus";
+import type { TrayStatus } from "./bindings/TrayStatus";
+import type { Workflow } from "./bindings/Workflow";
+
+export class ApiError extends Error {
+  code: string;
+  details?: unknown;
+  constructor(code: string, message: string, details?: unknown) {
+    super(message);
+    this.name = "ApiError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** Normalises whatever a failed invoke throws into an ApiError. */
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e && typeof e === "object" && "code" in e && "message" in e) {
+    const o = e as { code: unknown; message: unknown; details?: unknown };
+    return new ApiError(String(o.code), String(o.message), o.details);
+  }
+  if (typeof e === "string") {
+    // Tauri rejects malformed arguments with a plain string before our code runs.
+    const code = e.startsWith("invalid args") ? "INVALID_ARGUMENT" : "IPC";
+    return new ApiError(code, e);
+  }
+  if (e instanceof Error) return new ApiError("IPC", e.message);
+  return new ApiError("IPC", "The app did not answer. Is it still running?");
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+export const api = {
+  appInfo: () => call<AppInfo>("app_info"),
+  trayStatus: () => call<TrayStatus | null>("tray_status"),
+  agentTemplates: () => call<AgentTemplate[]>("agent_templates"),
+
+  agents: {
+    list: (filter?: AgentFilter, paging?: Paging) => call<Page<Agent>>("agents_list", { filter, paging }),
+    get: (id: string) => call<Agent>("agents_get", { id }),
+    create: (input: AgentInput) => call<Agent>("agents_create", { input }),
+    update: (id: string, input: AgentInput) => call<Agent>("agents_update", { id, input }),
+    remove: (id: string) => call<null>("agents_delete", { id }),
+  },
+
+  tasks: {
+    board: (filter?: TaskFilter, perColumn?: number) =>
+      call<BoardColumn[]>("tasks_board", { filter, perColumn }),
+    list: (filter?: TaskFilter, paging?: Paging) => call<Page<Task>>("tasks_list", { filter, paging }),
+    get: (id: string) => call<Task>("tasks_get", { id }),
+    create: (input: NewTask) => call<Task>("tasks_create", { input }),
+    update: (id: string, patch: TaskPatch) => call<Task>("tasks_update", { id, patch }),
+    setStatus: (id: string, status: TaskStatus) => call<Task>("tasks_set_status", { id, status }),
+    cancel: (id: string) => call<Task>("tasks_cancel", { id }),
+    remove: (id: string) => call<null>("tasks_delete", { id }),
+    subtasks: (id: string) => call<Task[]>("tasks_subtasks", { id }),
+  },
+
+  crews: {
+    list: (search?: string, paging?: Paging) => call<Page<Crew>>("crews_list", { search, paging }),
+    get: (id: string) => call<Crew>("crews_get", { id }),
+    create: (input: CrewInput) => call<Crew>("crews_create", { input }),
+    update: (id: string, input: CrewInput) => call<Crew>("crews_update", { id, input }),
+    remove: (id: string) => call<null>("crews_delete", { id }),
+  },
+
+  approvals: {
+    list: (status?: ApprovalStatus, paging?: Paging) => call<Page<Approval>>("approvals_list", { status, paging }),
+    decide: (id: string, decision: Decision) => call<Approval>("approvals_decide", { id, decision }),
+    pendingCount: () => call<number>("approvals_pending_count"),
+  },
+
+  messages: {
+    list: (filter?: MessageFilter, paging?: Paging) => call<Page<Message>>("messages_list", { filter, paging }),
+  },
+
+  chat: {
+    sessions: (paging?: Paging) => call<Page<ChatSession>>("chat_sessions_list", { paging }),
+    messages: (sessionId: string, paging?: Paging) =>
+      call<Page<ChatMessage>>("chat_messages_list", { sessionId, paging }),
+  },
+
+  workflows: {
+    list: (templatesOnly?: boolean) => call<Page<Workflow>>("workflows_list", { templatesOnly }),
+  },
+
+  providers: {
+    list: () => call<ProviderConfig[]>("providers_list"),
+  },
+
+  settings: {
+    get: () => call<Settings>("settings_get"),
+    update: (patch: SettingsPatch) => call<Settings>("settings_update", { patch }),
+  },
+};
