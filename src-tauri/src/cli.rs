@@ -4,9 +4,12 @@
 
 mod agents;
 mod approvals;
+mod chat;
 mod crews;
 mod output;
+mod run;
 mod tasks;
+mod workflows;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,6 +53,13 @@ pub enum Command {
     /// List and decide approval requests
     #[command(subcommand)]
     Approvals(approvals::ApprovalsCmd),
+    /// Send a message and stream the answer to stdout
+    Chat(chat::ChatArgs),
+    /// Process the task queue without a window
+    Run(run::RunArgs),
+    /// List, add and run workflows
+    #[command(subcommand)]
+    Workflows(workflows::WorkflowsCmd),
 }
 
 /// A failed command: its one-line reason and exit code.
@@ -137,6 +147,9 @@ pub fn main() -> i32 {
         Command::Tasks(c) => tasks::run(&core, &out, c),
         Command::Crews(c) => crews::run(&core, &out, c),
         Command::Approvals(c) => approvals::run(&core, &out, c),
+        Command::Chat(c) => chat::run(&core, &out, c),
+        Command::Run(a) => run::run(&core, &out, a),
+        Command::Workflows(c) => workflows::run(&core, &out, c),
     };
     match result {
         Ok(()) => 0,

@@ -5,6 +5,7 @@ pub mod agents;
 pub mod approvals;
 pub mod chat;
 pub mod crews;
+pub mod providers;
 pub mod settings;
 pub mod system;
 pub mod tasks;
@@ -44,8 +45,18 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         approvals::messages_list,
         chat::chat_sessions_list,
         chat::chat_messages_list,
+        chat::chat_session_update,
+        chat::chat_session_delete,
+        chat::chat_send,
+        chat::chat_stop,
+        providers::providers_list,
+        providers::providers_overview,
+        providers::providers_test,
+        providers::providers_create,
+        providers::providers_update,
+        providers::providers_set_key,
+        providers::providers_pull,
         settings::workflows_list,
-        settings::providers_list,
         settings::settings_get,
         settings::settings_update,
     ]

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod notifications;
+pub mod services;
 pub mod state;
 pub mod tray;
 
@@ -64,6 +65,14 @@ pub fn build_app<R: Runtime>(
         .invoke_handler(commands::handler())
         .setup(|app| {
             let handle = app.handle().clone();
+            let core = handle.state::<AppState>().core().clone();
+            match core.recover_interrupted_chats() {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(count = n, "marked answers interrupted by the last shutdown")
+                }
+                Err(e) => tracing::warn!(error = %e, "could not recover interrupted chats"),
+            }
             tray::install(&handle)?;
             events::start_forwarding(&handle);
             notifications::start(&handle);

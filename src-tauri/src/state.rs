@@ -4,13 +4,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use ensemble_core::chat::engine::ChatEngine;
+use ensemble_core::providers::hub::ProviderHub;
 use ensemble_core::Core;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{AppError, CmdResult};
+use crate::services::Services;
 
 pub struct AppState {
-    core: Arc<Core>,
+    services: Services,
     quitting: AtomicBool,
     root: CancellationToken,
 }
@@ -18,14 +21,22 @@ pub struct AppState {
 impl AppState {
     pub fn new(core: Arc<Core>) -> Self {
         Self {
-            core,
+            services: Services::new(core),
             quitting: AtomicBool::new(false),
             root: CancellationToken::new(),
         }
     }
 
     pub fn core(&self) -> &Arc<Core> {
-        &self.core
+        &self.services.core
+    }
+
+    pub fn hub(&self) -> &Arc<ProviderHub> {
+        &self.services.hub
+    }
+
+    pub fn chat(&self) -> &Arc<ChatEngine> {
+        &self.services.chat
     }
 
     /// Cancelled when the app shuts down.
@@ -45,7 +56,7 @@ impl AppState {
     pub fn shutdown(&self) {
         self.begin_quit();
         self.root.cancel();
-        if let Err(e) = self.core.store().checkpoint() {
+        if let Err(e) = self.core().store().checkpoint() {
             tracing::warn!(error = %e, "checkpoint at shutdown failed");
         }
     }
@@ -56,7 +67,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Core) -> ensemble_core::Result<T> + Send + 'static,
     {
-        let core = self.core.clone();
+        let core = self.core().clone();
         tauri::async_runtime::spawn_blocking(move || f(&core))
             .await
             .map_err(|e| AppError::Shell(format!("background call failed: {e}")))?

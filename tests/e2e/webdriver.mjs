@@ -1,7 +1,8 @@
 // A small W3C WebDriver client for the end-to-end tests: it talks to
 // tauri-driver, which drives the real app through WebKitWebDriver.
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -9,6 +10,30 @@ import { setTimeout as sleep } from "node:timers/promises";
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const SHOTS = join(ROOT, "target", "e2e");
+
+/** The default embedded model, installed by `make test` (scripts/install-model.sh). */
+export function testModel() {
+  return (
+    process.env.ENSEMBLE_TEST_MODEL ||
+    join(process.env.HOME || "/root", ".cache", "ensemble", "models", "gemma-3-270m-q4_k_m.gguf")
+  );
+}
+
+/** A fresh data folder whose models/ holds the embedded model (hard link, or copy). */
+export function dataDirWithModel(prefix = "ensemble-e2e-") {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const models = join(dir, "models");
+  mkdirSync(models, { recursive: true });
+  const src = testModel();
+  if (!existsSync(src)) throw new Error(`the test model is missing at ${src}; run scripts/install-model.sh`);
+  const dst = join(models, "gemma-3-270m-q4_k_m.gguf");
+  try {
+    linkSync(src, dst);
+  } catch {
+    copyFileSync(src, dst);
+  }
+  return dir;
+}
 
 export function appBinary() {
   if (process.env.ENSEMBLE_BIN) return process.env.ENSEMBLE_BIN;

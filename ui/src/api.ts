@@ -1,6 +1,6 @@
 // Typed wrappers over the app's IPC commands. Every failure becomes an
 // ApiError with a stable `code` and a readable `message`.
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 import type { Agent } from "./bindings/Agent";
 import type { AgentFilter } from "./bindings/AgentFilter";
 import type { AgentInput } from "./bindings/AgentInput";
@@ -9,7 +9,9 @@ import type { AppInfo } from "./bindings/AppInfo";
 import type { Approval } from "./bindings/Approval";
 import type { ApprovalStatus } from "./bindings/ApprovalStatus";
 import type { BoardColumn } from "./bindings/BoardColumn";
+import type { ChatEvent } from "./bindings/ChatEvent";
 import type { ChatMessage } from "./bindings/ChatMessage";
+import type { ChatSendRequest } from "./bindings/ChatSendRequest";
 import type { ChatSession } from "./bindings/ChatSession";
 import type { Crew } from "./bindings/Crew";
 import type { CrewInput } from "./bindings/CrewInput";
@@ -20,6 +22,12 @@ import type { NewTask } from "./bindings/NewTask";
 import type { Page } from "./bindings/Page";
 import type { Paging } from "./bindings/Paging";
 import type { ProviderConfig } from "./bindings/ProviderConfig";
+import type { ProviderInput } from "./bindings/ProviderInput";
+import type { ProviderStatus } from "./bindings/ProviderStatus";
+import type { ProvidersOverview } from "./bindings/ProvidersOverview";
+import type { PullProgress } from "./bindings/PullProgress";
+import type { SecretLocation } from "./bindings/SecretLocation";
+import type { SessionInput } from "./bindings/SessionInput";
 import type { Settings } from "./bindings/Settings";
 import type { SettingsPatch } from "./bindings/SettingsPatch";
 import type { Task } from "./bindings/Task";
@@ -112,6 +120,15 @@ export const api = {
     sessions: (paging?: Paging) => call<Page<ChatSession>>("chat_sessions_list", { paging }),
     messages: (sessionId: string, paging?: Paging) =>
       call<Page<ChatMessage>>("chat_messages_list", { sessionId, paging }),
+    updateSession: (id: string, input: SessionInput) => call<ChatSession>("chat_session_update", { id, input }),
+    deleteSession: (id: string) => call<null>("chat_session_delete", { id }),
+    /** Streams the answer's events into `onEvent`; resolves with the stored answer. */
+    send: (request: ChatSendRequest, onEvent: (e: ChatEvent) => void) => {
+      const channel = new Channel<ChatEvent>();
+      channel.onmessage = onEvent;
+      return call<ChatMessage>("chat_send", { request, onEvent: channel });
+    },
+    stop: (messageId: string) => call<boolean>("chat_stop", { messageId }),
   },
 
   workflows: {
@@ -120,6 +137,16 @@ export const api = {
 
   providers: {
     list: () => call<ProviderConfig[]>("providers_list"),
+    overview: () => call<ProvidersOverview>("providers_overview"),
+    test: (name: string) => call<ProviderStatus>("providers_test", { name }),
+    create: (input: ProviderInput) => call<ProviderConfig>("providers_create", { input }),
+    update: (name: string, input: ProviderInput) => call<ProviderConfig>("providers_update", { name, input }),
+    setKey: (name: string, key: string) => call<SecretLocation>("providers_set_key", { name, key }),
+    pull: (name: string, model: string, onProgress: (p: PullProgress) => void) => {
+      const channel = new Channel<PullProgress>();
+      channel.onmessage = onProgress;
+      return call<null>("providers_pull", { name, model, onProgress: channel });
+    },
   },
 
   settings: {

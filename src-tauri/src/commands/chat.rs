@@ -1,7 +1,10 @@
-//! Chat commands.
+//! Chat commands: sessions, messages, and the streamed `chat_send` whose
+//! events travel through one `Channel` per request.
 
-use ensemble_core::chat::{ChatMessage, ChatSession};
+use ensemble_core::chat::engine::{ChatEvent, ChatSendRequest};
+use ensemble_core::chat::{ChatMessage, ChatSession, SessionInput};
 use ensemble_core::{Page, Paging};
+use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::error::CmdResult;
@@ -26,4 +29,39 @@ pub async fn chat_messages_list(
     state
         .call(move |core| core.chat_messages(&session_id, paging.unwrap_or_default()))
         .await
+}
+
+#[tauri::command]
+pub async fn chat_session_update(
+    state: State<'_, AppState>,
+    id: String,
+    input: SessionInput,
+) -> CmdResult<ChatSession> {
+    state
+        .call(move |core| core.update_chat_session(&id, input))
+        .await
+}
+
+#[tauri::command]
+pub async fn chat_session_delete(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    state.call(move |core| core.delete_chat_session(&id)).await
+}
+
+/// Streams an answer into `on_event`; resolves with the stored answer. A
+/// closed channel (the window went away) stops the generation.
+#[tauri::command]
+pub async fn chat_send(
+    state: State<'_, AppState>,
+    request: ChatSendRequest,
+    on_event: Channel<ChatEvent>,
+) -> CmdResult<ChatMessage> {
+    let cancel = state.shutdown_token().child_token();
+    let mut sink = move |ev: ChatEvent| on_event.send(ev).is_ok();
+    Ok(state.chat().send(request, cancel, &mut sink).await?)
+}
+
+/// Stops a streaming answer; it is kept with status `stopped`.
+#[tauri::command]
+pub fn chat_stop(state: State<'_, AppState>, message_id: String) -> bool {
+    state.chat().stop(&message_id)
 }

@@ -1,6 +1,5 @@
-//! Settings, providers and workflows commands.
+//! Settings and workflows commands.
 
-use ensemble_core::providers::ProviderConfig;
 use ensemble_core::settings::{Settings, SettingsPatch};
 use ensemble_core::workflows::Workflow;
 use ensemble_core::{Page, Paging};
@@ -20,11 +19,6 @@ pub async fn settings_update(
     patch: SettingsPatch,
 ) -> CmdResult<Settings> {
     state.call(move |core| core.update_settings(patch)).await
-}
-
-#[tauri::command]
-pub async fn providers_list(state: State<'_, AppState>) -> CmdResult<Vec<ProviderConfig>> {
-    state.call(|core| core.list_providers()).await
 }
 
 #[tauri::command]

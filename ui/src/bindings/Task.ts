@@ -7,7 +7,15 @@ export type Task = { id: string, title: string, objective: string, task_type: Ta
 /**
  * 1–10, 10 highest.
  */
-priority: number, status: TaskStatus, crew_id: string | null, crew_run_id: string | null, workflow_run_id: string | null, workflow_step: string | null, assigned_agent_id: string | null, required_capabilities: Array<string>, 
+priority: number, status: TaskStatus, crew_id: string | null, crew_run_id: string | null, workflow_run_id: string | null, workflow_step: string | null, 
+/**
+ * The agent a human (or a delegating agent) chose; `None` = routed.
+ */
+assigned_agent_id: string | null, 
+/**
+ * The agent the scheduler gave it to (last run).
+ */
+routed_agent_id: string | null, required_capabilities: Array<string>, 
 /**
  * "human" or the id of the agent that created it.
  */

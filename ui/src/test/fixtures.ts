@@ -48,6 +48,7 @@ export function task(over: Partial<Task> = {}): Task {
     workflow_run_id: null,
     workflow_step: null,
     assigned_agent_id: null,
+    routed_agent_id: null,
     required_capabilities: ["data_analysis"],
     created_by: "human",
     parent_task_id: null,

@@ -145,6 +145,12 @@ pub fn load_approval(conn: &Connection, id: &str) -> Result<Approval> {
         .ok_or_else(|| CoreError::not_found("approval", id))
 }
 
+/// The latest request made for a run step, if any.
+pub fn approval_for_step(conn: &Connection, step_id: &str) -> Result<Option<Approval>> {
+    let sql = format!("SELECT {COLS} FROM approvals WHERE step_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1");
+    query_one(conn, &sql, [step_id], approval_from_row)
+}
+
 /// Inserts a pending request inside an open transaction.
 pub fn insert_approval(
     tx: &mut Tx<'_>,

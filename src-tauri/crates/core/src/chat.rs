@@ -2,6 +2,8 @@
 //! as `streaming` and finished as `complete`, `stopped` or `error`, keeping
 //! whatever text arrived.
 
+pub mod engine;
+
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

@@ -49,6 +49,9 @@ pub enum CoreError {
         source: std::io::Error,
     },
 
+    #[error(transparent)]
+    Provider(#[from] crate::providers::ProviderError),
+
     #[error("{0}")]
     Internal(String),
 }
@@ -89,6 +92,7 @@ impl CoreError {
             Self::Database(e) if is_busy(e) => "DATABASE_BUSY",
             Self::Database(_) => "DATABASE",
             Self::Io { .. } => "IO",
+            Self::Provider(e) => e.code(),
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -110,6 +114,7 @@ impl CoreError {
             Self::Corrupt { entity, id, .. } => {
                 Some(serde_json::json!({ "entity": entity, "id": id }))
             }
+            Self::Provider(p) => provider_details(p),
             _ => None,
         }
     }
@@ -139,4 +144,20 @@ pub struct ErrorPayload {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub details: Option<serde_json::Value>,
+}
+
+fn provider_details(e: &crate::providers::ProviderError) -> Option<serde_json::Value> {
+    use crate::providers::ProviderError as P;
+    match e {
+        P::Unreachable { url, .. } => Some(serde_json::json!({ "url": url })),
+        P::ModelNotFound { model } => Some(serde_json::json!({ "model": model })),
+        P::RateLimited { retry_after } => {
+            Some(serde_json::json!({ "retry_after_secs": retry_after.map(|d| d.as_secs()) }))
+        }
+        P::Server { status, .. } => Some(serde_json::json!({ "status": status })),
+        P::CircuitOpen { provider, retry_in } => {
+            Some(serde_json::json!({ "provider": provider, "retry_in_secs": retry_in.as_secs() }))
+        }
+        _ => None,
+    }
 }

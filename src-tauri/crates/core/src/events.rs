@@ -54,11 +54,32 @@ impl Change {
     }
 }
 
-/// Broadcast of committed changes. Slow subscribers lose the oldest events
-/// (they see `Lagged`) instead of blocking writers.
+/// Something a person should hear about even with the window hidden
+/// (the desktop app turns it into a notification).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub title: String,
+    pub body: String,
+    /// The view to open when the notice is activated.
+    pub view: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    ApprovalNeeded,
+    TaskFailed,
+    ActedOnAutopilot,
+    CrewFinished,
+}
+
+/// Broadcast of committed changes (and of notices). Slow subscribers lose
+/// the oldest events (they see `Lagged`) instead of blocking writers.
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<Change>,
+    notices: broadcast::Sender<Notice>,
 }
 
 impl Default for EventBus {
@@ -70,7 +91,17 @@ impl Default for EventBus {
 impl EventBus {
     pub fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(16));
-        Self { tx }
+        let (notices, _) = broadcast::channel(256);
+        Self { tx, notices }
+    }
+
+    pub fn notify(&self, notice: Notice) {
+        tracing::info!(target: "ensemble::notice", kind = ?notice.kind, title = %notice.title, body = %notice.body, "notice");
+        let _ = self.notices.send(notice);
+    }
+
+    pub fn subscribe_notices(&self) -> broadcast::Receiver<Notice> {
+        self.notices.subscribe()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {

@@ -177,6 +177,32 @@ impl Core {
         self.write(|tx| insert_message(tx, &m))
     }
 
+    /// Sends a message at most once per `key` (a tool call's journal key):
+    /// a repeated call returns the message already sent.
+    pub fn send_message_once(&self, m: NewMessage, key: Option<&str>) -> Result<Message> {
+        let Some(key) = key else {
+            return self.send_message(m);
+        };
+        self.write(|tx| {
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM messages WHERE idempotency_key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .ok();
+            if let Some(id) = existing {
+                return load_message(tx, &id);
+            }
+            let msg = insert_message(tx, &m)?;
+            tx.execute(
+                "UPDATE messages SET idempotency_key = ?2 WHERE id = ?1",
+                params![msg.id, key],
+            )?;
+            Ok(msg)
+        })
+    }
+
     /// Messages matching the filter, oldest first (a timeline).
     pub fn list_messages(&self, f: &MessageFilter, paging: Paging) -> Result<Page<Message>> {
         let (limit, offset) = (paging.limit(), paging.offset());

@@ -1,6 +1,19 @@
 //! Model providers. This module owns their stored configuration (kind, base
 //! URL, a reference to the API key, default model, concurrency, cost table);
-//! secrets themselves are never stored in SQLite.
+//! secrets themselves are never stored in SQLite. The submodules hold the
+//! provider interface and its adapters.
+
+pub mod anthropic;
+pub mod framing;
+pub mod http;
+pub mod hub;
+pub mod ollama;
+pub mod openai;
+pub mod resilience;
+pub mod scripted;
+pub mod types;
+
+pub use types::*;
 
 use std::collections::BTreeMap;
 

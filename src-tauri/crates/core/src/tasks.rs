@@ -54,7 +54,10 @@ pub struct Task {
     pub crew_run_id: Option<Id>,
     pub workflow_run_id: Option<Id>,
     pub workflow_step: Option<String>,
+    /// The agent a human (or a delegating agent) chose; `None` = routed.
     pub assigned_agent_id: Option<Id>,
+    /// The agent the scheduler gave it to (last run).
+    pub routed_agent_id: Option<Id>,
     pub required_capabilities: Vec<String>,
     /// "human" or the id of the agent that created it.
     pub created_by: String,
@@ -178,7 +181,7 @@ pub struct BoardColumn {
 }
 
 pub(crate) const COLS: &str = "id, title, objective, task_type, priority, status, crew_id, crew_run_id, \
-    workflow_run_id, workflow_step, assigned_agent_id, required_capabilities, created_by, parent_task_id, \
+    workflow_run_id, workflow_step, assigned_agent_id, routed_agent_id, required_capabilities, created_by, parent_task_id, \
     delegation_depth, input, output, confidence, error, requires_approval, attempts, max_attempts, \
     next_attempt_at, failed_agents, tokens_in, tokens_out, cost, max_cost, max_tokens, started_at, \
     completed_at, deadline, created_at, updated_at, \
@@ -199,6 +202,7 @@ pub(crate) fn task_from_row(r: &rusqlite::Row<'_>) -> Result<Task> {
         workflow_run_id: c.get("workflow_run_id")?,
         workflow_step: c.get("workflow_step")?,
         assigned_agent_id: c.get("assigned_agent_id")?,
+        routed_agent_id: c.get("routed_agent_id")?,
         required_capabilities: c.json("required_capabilities")?,
         created_by: c.get("created_by")?,
         parent_task_id: c.get("parent_task_id")?,

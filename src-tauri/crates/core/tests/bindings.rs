@@ -51,6 +51,20 @@ fn export_all(dir: &Path) -> Result<(), ts_rs::ExportError> {
     core::TrayStatus::export_all(&cfg)?;
     ensemble_core::Page::<agents::Agent>::export_all(&cfg)?;
     ensemble_core::Paging::export_all(&cfg)?;
+    chat::engine::ChatEvent::export_all(&cfg)?;
+    chat::engine::ChatSendRequest::export_all(&cfg)?;
+    providers::hub::ProvidersOverview::export_all(&cfg)?;
+    providers::hub::ProviderStatus::export_all(&cfg)?;
+    providers::PullProgress::export_all(&cfg)?;
+    providers::ModelInfo::export_all(&cfg)?;
+    providers::ToolCall::export_all(&cfg)?;
+    ensemble_core::secrets::SecretLocation::export_all(&cfg)?;
+    ensemble_core::runs::RunTrace::export_all(&cfg)?;
+    ensemble_core::tools::ToolDef::export_all(&cfg)?;
+    ensemble_core::tools::ToolResult::export_all(&cfg)?;
+    ensemble_core::orchestrator::workflow::WorkflowRun::export_all(&cfg)?;
+    ensemble_core::memory::MemoryEntry::export_all(&cfg)?;
+    events::Notice::export_all(&cfg)?;
     Ok(())
 }
 

@@ -25,11 +25,18 @@ impl Migration {
 }
 
 /// The migrations of this build, in order. Append only.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "orchestrator",
+        sql: include_str!("../../migrations/0002_orchestrator.sql"),
+    },
+];
 
 /// The schema version this build migrates to.
 pub fn latest_version() -> u32 {

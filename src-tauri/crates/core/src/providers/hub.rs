@@ -1,0 +1,369 @@
+//! The provider hub: builds a live provider (wrapped in retries and its
+//! circuit breaker) from each stored configuration, picks the default
+//! (Ollama when it answers, otherwise the embedded engine, unless Settings
+//! name one), resolves the provider and model for an agent, and reports each
+//! provider's status for Settings.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use ts_rs::TS;
+
+use super::resilience::{Breaker, BreakerConfig, BreakerStatus, Resilient, RetryPolicy};
+use super::{ModelInfo, Provider, ProviderConfig, ProviderError, ProviderKind};
+use crate::error::{CoreError, ErrorPayload, Result};
+use crate::secrets::SecretStore;
+use crate::Core;
+
+/// How long a health check may take before the provider counts as unreachable.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the automatic default choice is reused before Ollama is asked again.
+const AUTO_TTL: Duration = Duration::from_secs(20);
+
+/// The provider used when an agent names none, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct DefaultChoice {
+    pub provider: String,
+    pub reason: String,
+}
+
+/// One provider as Settings shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ProviderStatus {
+    pub config: ProviderConfig,
+    pub reachable: bool,
+    pub error: Option<ErrorPayload>,
+    pub models: Vec<ModelInfo>,
+    pub breaker: BreakerStatus,
+    /// This is the provider agents use when they name none.
+    pub active: bool,
+    pub has_api_key: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ProvidersOverview {
+    pub default: DefaultChoice,
+    pub providers: Vec<ProviderStatus>,
+}
+
+/// A provider and model ready for a request.
+#[derive(Clone)]
+pub struct Resolved {
+    pub provider: Arc<dyn Provider>,
+    pub provider_name: String,
+    pub model: String,
+}
+
+pub struct ProviderHub {
+    core: Arc<Core>,
+    secrets: SecretStore,
+    /// Providers given from outside, by config name or kind (the embedded engine, test doubles).
+    injected: Mutex<HashMap<String, Arc<dyn Provider>>>,
+    built: Mutex<HashMap<String, (String, Arc<Resilient>)>>,
+    breakers: Mutex<HashMap<String, Arc<Breaker>>>,
+    policy: RetryPolicy,
+    breaker_config: BreakerConfig,
+    auto: Mutex<Option<(Instant, DefaultChoice)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl ProviderHub {
+    pub fn new(core: Arc<Core>) -> Self {
+        let secrets = SecretStore::new(core.data_dir());
+        Self::with_secrets(core, secrets)
+    }
+
+    pub fn with_secrets(core: Arc<Core>, secrets: SecretStore) -> Self {
+        Self {
+            core,
+            secrets,
+            injected: Mutex::new(HashMap::new()),
+            built: Mutex::new(HashMap::new()),
+            breakers: Mutex::new(HashMap::new()),
+            policy: RetryPolicy::default(),
+            breaker_config: BreakerConfig::default(),
+            auto: Mutex::new(None),
+        }
+    }
+
+    pub fn with_policy(mut self, policy: RetryPolicy, breaker: BreakerConfig) -> Self {
+        self.policy = policy;
+        self.breaker_config = breaker;
+        self
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    pub fn secrets(&self) -> &SecretStore {
+        &self.secrets
+    }
+
+    /// Supplies the implementation for configs of kind `embedded`.
+    pub fn set_embedded(&self, provider: Arc<dyn Provider>) {
+        self.inject("kind:embedded", provider);
+    }
+
+    /// Supplies the implementation for one config name (tests use scripted models this way).
+    pub fn inject(&self, key: &str, provider: Arc<dyn Provider>) {
+        lock(&self.injected).insert(key.to_string(), provider);
+        lock(&self.built).clear();
+        *lock(&self.auto) = None;
+    }
+
+    pub fn breaker(&self, name: &str) -> Arc<Breaker> {
+        lock(&self.breakers)
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(Breaker::new(name, self.breaker_config)))
+            .clone()
+    }
+
+    fn api_key(&self, cfg: &ProviderConfig) -> Option<String> {
+        let r = cfg.api_key_ref.as_deref()?;
+        match self.secrets.get(r) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(provider = %cfg.name, error = %e, "cannot read the provider's key");
+                None
+            }
+        }
+    }
+
+    fn build_raw(&self, cfg: &ProviderConfig) -> Result<Arc<dyn Provider>> {
+        let injected = lock(&self.injected);
+        if let Some(p) = injected.get(&cfg.name) {
+            return Ok(p.clone());
+        }
+        Ok(match cfg.kind {
+            ProviderKind::Ollama => Arc::new(super::ollama::OllamaProvider::new(
+                cfg.name.clone(),
+                &cfg.base_url,
+            )?),
+            ProviderKind::OpenAiCompatible => Arc::new(super::openai::OpenAiProvider::new(
+                cfg.name.clone(),
+                &cfg.base_url,
+                self.api_key(cfg),
+            )),
+            ProviderKind::Anthropic => Arc::new(super::anthropic::AnthropicProvider::new(
+                cfg.name.clone(),
+                &cfg.base_url,
+                self.api_key(cfg),
+            )),
+            ProviderKind::Embedded => injected.get("kind:embedded").cloned().ok_or_else(|| {
+                CoreError::from(ProviderError::Unavailable {
+                    detail: "the embedded engine is not part of this build".into(),
+                })
+            })?,
+        })
+    }
+
+    /// The live provider for a config (rebuilt when the config changed).
+    pub fn provider_for(&self, cfg: &ProviderConfig) -> Result<Arc<Resilient>> {
+        let fingerprint = format!("{}|{}", cfg.updated_at.timestamp_millis(), cfg.enabled);
+        if let Some((fp, p)) = lock(&self.built).get(&cfg.name) {
+            if *fp == fingerprint {
+                return Ok(p.clone());
+            }
+        }
+        let raw = self.build_raw(cfg)?;
+        let p = Arc::new(Resilient::new(raw, self.breaker(&cfg.name), self.policy));
+        lock(&self.built).insert(cfg.name.clone(), (fingerprint, p.clone()));
+        Ok(p)
+    }
+
+    /// The live provider named `name`.
+    pub fn provider(&self, name: &str) -> Result<Arc<Resilient>> {
+        let cfg = self.core.get_provider(name)?;
+        self.provider_for(&cfg)
+    }
+
+    async fn healthy(&self, p: &Arc<Resilient>) -> std::result::Result<(), ProviderError> {
+        match tokio::time::timeout(HEALTH_TIMEOUT, p.health()).await {
+            Ok(r) => r,
+            Err(_) => Err(ProviderError::Timeout {
+                after: HEALTH_TIMEOUT,
+            }),
+        }
+    }
+
+    /// The provider agents use when they name none: Settings' choice, else
+    /// Ollama when it answers, else the embedded engine.
+    pub async fn default_choice(&self) -> Result<DefaultChoice> {
+        let settings = self.core.settings()?;
+        if let Some(p) = settings.default_provider {
+            return Ok(DefaultChoice {
+                provider: p,
+                reason: "chosen in Settings".into(),
+            });
+        }
+        if let Some((at, choice)) = lock(&self.auto).clone() {
+            if at.elapsed() < AUTO_TTL {
+                return Ok(choice);
+            }
+        }
+        let configs = self.core.list_providers()?;
+        let mut why_not_ollama = String::from("no Ollama provider is configured");
+        if let Some(cfg) = configs
+            .iter()
+            .find(|c| c.kind == ProviderKind::Ollama && c.enabled)
+        {
+            let p = self.provider_for(cfg)?;
+            match self.healthy(&p).await {
+                Ok(()) => {
+                    let choice = DefaultChoice {
+                        provider: cfg.name.clone(),
+                        reason: format!("Ollama answered at {}", cfg.base_url),
+                    };
+                    *lock(&self.auto) = Some((Instant::now(), choice.clone()));
+                    return Ok(choice);
+                }
+                Err(e) => {
+                    why_not_ollama = format!("Ollama did not answer at {} ({e})", cfg.base_url)
+                }
+            }
+        }
+        let embedded = configs
+            .iter()
+            .find(|c| c.kind == ProviderKind::Embedded && c.enabled)
+            .ok_or_else(|| {
+                CoreError::from(ProviderError::Unavailable {
+                    detail: format!("{why_not_ollama}, and the embedded engine is disabled"),
+                })
+            })?;
+        let choice = DefaultChoice {
+            provider: embedded.name.clone(),
+            reason: format!("{why_not_ollama}; using the embedded model"),
+        };
+        *lock(&self.auto) = Some((Instant::now(), choice.clone()));
+        Ok(choice)
+    }
+
+    /// Forgets the automatic choice (e.g. after Ollama was started).
+    pub fn refresh_default(&self) {
+        *lock(&self.auto) = None;
+    }
+
+    /// The provider and model for a request: the agent's own choice where it
+    /// has one, else the default provider, and the model from the agent,
+    /// Settings, the provider's default, or the first model it lists.
+    pub async fn resolve(&self, provider: Option<&str>, model: Option<&str>) -> Result<Resolved> {
+        let (name, via_default) = match provider.filter(|p| !p.is_empty()) {
+            Some(p) => (p.to_string(), false),
+            None => (self.default_choice().await?.provider, true),
+        };
+        let cfg = self.core.get_provider(&name)?;
+        if !cfg.enabled {
+            return Err(ProviderError::Unavailable {
+                detail: format!("provider '{name}' is disabled in Settings"),
+            }
+            .into());
+        }
+        let live = self.provider_for(&cfg)?;
+        let settings_model = if via_default {
+            self.core.settings()?.default_model
+        } else {
+            None
+        };
+        let model = match model
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .or(settings_model)
+            .or(cfg.default_model.clone())
+        {
+            Some(m) => m,
+            None => {
+                let models = live.list_models().await?;
+                models.into_iter().next().map(|m| m.name).ok_or_else(|| {
+                    CoreError::from(ProviderError::Unavailable {
+                        detail: format!(
+                            "provider '{name}' has no model yet; pull one in Settings or set a default model"
+                        ),
+                    })
+                })?
+            }
+        };
+        Ok(Resolved {
+            provider: live,
+            provider_name: name,
+            model,
+        })
+    }
+
+    /// Checks one provider now ("test connection").
+    pub async fn status(&self, cfg: &ProviderConfig, default: &DefaultChoice) -> ProviderStatus {
+        let has_api_key = self.api_key(cfg).is_some();
+        let breaker = self.breaker(&cfg.name).status();
+        let (reachable, error, models) = match self.provider_for(cfg) {
+            Err(e) => (false, Some(e.to_payload()), Vec::new()),
+            Ok(p) => match tokio::time::timeout(HEALTH_TIMEOUT, p.list_models()).await {
+                Ok(Ok(models)) => (true, None, models),
+                Ok(Err(e)) => (false, Some(CoreError::from(e).to_payload()), Vec::new()),
+                Err(_) => (
+                    false,
+                    Some(
+                        CoreError::from(ProviderError::Timeout {
+                            after: HEALTH_TIMEOUT,
+                        })
+                        .to_payload(),
+                    ),
+                    Vec::new(),
+                ),
+            },
+        };
+        ProviderStatus {
+            active: default.provider == cfg.name,
+            config: cfg.clone(),
+            reachable,
+            error,
+            models,
+            breaker,
+            has_api_key,
+        }
+    }
+
+    /// Every provider's status, checked in parallel.
+    pub async fn overview(&self) -> Result<ProvidersOverview> {
+        let default = self.default_choice().await?;
+        let configs = self.core.list_providers()?;
+        let providers =
+            futures::future::join_all(configs.iter().map(|c| self.status(c, &default))).await;
+        Ok(ProvidersOverview { default, providers })
+    }
+
+    /// Stores a provider's API key (keyring or private file) and records its name.
+    pub fn set_api_key(&self, provider: &str, key: &str) -> Result<crate::secrets::SecretLocation> {
+        let cfg = self.core.get_provider(provider)?;
+        let key_ref = cfg
+            .api_key_ref
+            .clone()
+            .unwrap_or_else(|| format!("provider-{}", cfg.name));
+        let key = key.trim();
+        if key.is_empty() {
+            self.secrets.delete(&key_ref)?;
+            self.core.update_provider(
+                &cfg.id,
+                super::ProviderInput {
+                    api_key_ref: Some(String::new()),
+                    ..Default::default()
+                },
+            )?;
+            return Ok(crate::secrets::SecretLocation::File);
+        }
+        let at = self.secrets.set(&key_ref, key)?;
+        self.core.update_provider(
+            &cfg.id,
+            super::ProviderInput {
+                api_key_ref: Some(key_ref),
+                ..Default::default()
+            },
+        )?;
+        Ok(at)
+    }
+}

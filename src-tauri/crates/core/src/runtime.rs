@@ -1,0 +1,447 @@
+//! The agent runtime: the ReAct loop that executes one run of a task —
+//! think → act (tool call) → observe, until a final answer or `max_steps`.
+//! Native tool calling where the provider has it; otherwise each step is JSON
+//! constrained by a schema. Arguments are validated against the tool's schema
+//! before anything runs; a bad step is fed back to the model, never executed.
+//! Every step, decision and tool call is stored as it happens, so a run can
+//! park (approval, subtasks, a question to the human) or be interrupted by a
+//! crash and later resume from its last completed step.
+
+pub mod act;
+pub mod prompt;
+pub mod step;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::agents::{Agent, Autonomy};
+use crate::approvals::{ApprovalKind, NewApproval};
+use crate::error::{CoreError, Result};
+use crate::providers::hub::{ProviderHub, Resolved};
+use crate::providers::{collect, ChatRequest, ProviderError, ProviderKind, Usage};
+use crate::runs::{self, DecisionKind, NewStep, Run, RunStep};
+use crate::tasks::{Task, TaskStatus};
+use crate::tools::{ToolDef, ToolRegistry};
+use crate::Core;
+
+/// One claimed run of a task, as the orchestrator hands it to an executor.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub task: Task,
+    pub run: Run,
+    pub agent: Agent,
+}
+
+/// How a run ended (or paused).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Completed {
+        output: String,
+        confidence: Option<f64>,
+    },
+    /// `retryable`: the failure may go away (provider trouble), so the task is retried with backoff.
+    Failed {
+        error: String,
+        retryable: bool,
+    },
+    /// Waiting for an approval, subtasks or a human's answer; resumes later.
+    Parked {
+        status: TaskStatus,
+    },
+    /// Not run now (e.g. the provider's breaker is open); back to the queue as is.
+    Requeue {
+        reason: String,
+    },
+    Cancelled,
+}
+
+#[async_trait]
+pub trait Executor: Send + Sync {
+    async fn execute(&self, job: Job, cancel: CancellationToken) -> Outcome;
+}
+
+/// Most consecutive invalid steps before the run gives up.
+const MAX_REPAIRS: u32 = 3;
+
+pub struct AgentRuntime {
+    core: Arc<Core>,
+    hub: Arc<ProviderHub>,
+    tools: Arc<ToolRegistry>,
+}
+
+/// Runs a blocking store call off the async runtime.
+pub(crate) async fn db<T: Send + 'static>(
+    core: &Arc<Core>,
+    f: impl FnOnce(&Core) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let core = core.clone();
+    tokio::task::spawn_blocking(move || f(&core))
+        .await
+        .map_err(|e| CoreError::Internal(format!("database task failed: {e}")))?
+}
+
+/// What `run` needs besides the job.
+pub(crate) struct Ctx {
+    pub job: Job,
+    pub resolved: Resolved,
+    pub tools: Vec<ToolDef>,
+    pub json_steps: bool,
+    pub memory: Vec<String>,
+    pub dependencies: Vec<(String, String)>,
+    pub steps: Vec<RunStep>,
+    pub cancel: CancellationToken,
+    pub repairs: u32,
+}
+
+fn fail(error: impl Into<String>) -> Outcome {
+    Outcome::Failed {
+        error: error.into(),
+        retryable: false,
+    }
+}
+
+fn from_core(e: CoreError) -> Outcome {
+    match e {
+        CoreError::Provider(p) => from_provider(p),
+        other => fail(other.to_string()),
+    }
+}
+
+fn from_provider(e: ProviderError) -> Outcome {
+    match e {
+        ProviderError::Cancelled => Outcome::Cancelled,
+        ProviderError::CircuitOpen { .. } => Outcome::Requeue {
+            reason: e.to_string(),
+        },
+        other => Outcome::Failed {
+            retryable: other.is_retryable(),
+            error: other.to_string(),
+        },
+    }
+}
+
+impl AgentRuntime {
+    pub fn new(core: Arc<Core>, hub: Arc<ProviderHub>, tools: Arc<ToolRegistry>) -> Self {
+        Self { core, hub, tools }
+    }
+
+    pub fn tools(&self) -> &Arc<ToolRegistry> {
+        &self.tools
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    async fn prepare(&self, job: Job, cancel: CancellationToken) -> Result<Ctx> {
+        let resolved = self
+            .hub
+            .resolve(job.agent.provider.as_deref(), job.agent.model.as_deref())
+            .await?;
+        let tools = self.tools.allowed(&job.agent.allowed_tools);
+        let json_steps = !resolved.provider.supports_tools();
+        let (task_id, crew_id, run_id) = (
+            job.task.id.clone(),
+            job.task.crew_id.clone(),
+            job.run.id.clone(),
+        );
+        let (provider, model) = (resolved.provider_name.clone(), resolved.model.clone());
+        let (memory, dependencies, steps) = db(&self.core, move |c| {
+            c.write(|tx| runs::set_run_model(tx, &run_id, &provider, &model))?;
+            let memory = c
+                .team_memory(crew_id.as_deref(), 30)?
+                .into_iter()
+                .map(|m| m.content)
+                .collect();
+            let task = c.get_task(&task_id)?;
+            let mut deps = Vec::new();
+            for d in &task.depends_on {
+                let t = c.get_task(d)?;
+                deps.push((t.title, t.output.unwrap_or_default()));
+            }
+            let steps = c.read(|conn| runs::run_steps(conn, &run_id))?;
+            Ok((memory, deps, steps))
+        })
+        .await?;
+        Ok(Ctx {
+            job,
+            resolved,
+            tools,
+            json_steps,
+            memory,
+            dependencies,
+            steps,
+            cancel,
+            repairs: 0,
+        })
+    }
+
+    /// Records a step (and optionally a decision) and keeps it in the context.
+    pub(crate) async fn record(
+        &self,
+        ctx: &mut Ctx,
+        step: NewStep,
+        decision: Option<(DecisionKind, String, Option<String>, Option<f64>)>,
+    ) -> Result<RunStep> {
+        let run_id = ctx.job.run.id.clone();
+        let cost = self.cost(ctx, step.tokens_in, step.tokens_out);
+        let st = db(&self.core, move |c| {
+            c.write(|tx| {
+                let st = runs::insert_step(tx, &run_id, &step)?;
+                if cost > 0.0 {
+                    tx.execute(
+                        "UPDATE runs SET cost = cost + ?2 WHERE id = ?1",
+                        rusqlite::params![run_id, cost],
+                    )?;
+                }
+                if let Some((kind, reasoning, action, confidence)) = decision {
+                    runs::insert_decision(
+                        tx,
+                        &run_id,
+                        Some(&st.id),
+                        kind,
+                        &reasoning,
+                        action.as_deref(),
+                        confidence,
+                    )?;
+                }
+                Ok(st)
+            })
+        })
+        .await?;
+        ctx.steps.push(st.clone());
+        Ok(st)
+    }
+
+    /// Dollars for these tokens from the provider's cost table (local models cost nothing).
+    fn cost(&self, ctx: &Ctx, tokens_in: u64, tokens_out: u64) -> f64 {
+        if ctx.resolved.provider.kind() == ProviderKind::Embedded
+            || ctx.resolved.provider.kind() == ProviderKind::Ollama
+        {
+            return 0.0;
+        }
+        match self.core.get_provider(&ctx.resolved.provider_name) {
+            Ok(cfg) => cfg
+                .cost_table
+                .get(&ctx.resolved.model)
+                .map(|c| {
+                    (tokens_in as f64 * c.input_per_mtok + tokens_out as f64 * c.output_per_mtok)
+                        / 1_000_000.0
+                })
+                .unwrap_or(0.0),
+            Err(_) => 0.0,
+        }
+    }
+
+    /// Stops a run that went over its task's caps.
+    fn over_budget(&self, ctx: &Ctx) -> Option<String> {
+        let run = self.core.get_run(&ctx.job.run.id).ok()?;
+        let t = &ctx.job.task;
+        let tokens = t.tokens_in + t.tokens_out + run.tokens_in + run.tokens_out;
+        if let Some(cap) = t.max_tokens {
+            if tokens >= cap {
+                return Some(format!(
+                    "stopped: the task's token cap ({cap}) was reached ({tokens} tokens used)"
+                ));
+            }
+        }
+        if let Some(cap) = t.max_cost {
+            let cost = t.cost + run.cost;
+            if cost >= cap {
+                return Some(format!(
+                    "stopped: the task's cost cap (${cap:.4}) was reached (${cost:.4} spent)"
+                ));
+            }
+        }
+        None
+    }
+
+    async fn run(&self, mut ctx: Ctx) -> Outcome {
+        if let Some(done) = match act::resume(self, &mut ctx).await {
+            Ok(o) => o,
+            Err(e) => return from_core(e),
+        } {
+            return done;
+        }
+        loop {
+            if ctx.cancel.is_cancelled() {
+                return Outcome::Cancelled;
+            }
+            let max = ctx.job.agent.max_steps as usize;
+            if ctx.steps.len() >= max {
+                return fail(format!(
+                    "stopped after {max} steps without a final answer (the agent's max_steps)"
+                ));
+            }
+            if let Some(reason) = self.over_budget(&ctx) {
+                return fail(reason);
+            }
+            let started = Instant::now();
+            let request = ChatRequest {
+                model: ctx.resolved.model.clone(),
+                messages: prompt::messages(&prompt::PromptInput {
+                    agent: &ctx.job.agent,
+                    task: &ctx.job.task,
+                    tools: &ctx.tools,
+                    json_steps: ctx.json_steps,
+                    memory: &ctx.memory,
+                    dependencies: &ctx.dependencies,
+                    steps: &ctx.steps,
+                }),
+                tools: if ctx.json_steps {
+                    Vec::new()
+                } else {
+                    ctx.tools.iter().map(ToolDef::spec).collect()
+                },
+                json_schema: ctx.json_steps.then(|| step::schema(&ctx.tools)),
+                temperature: Some(if ctx.json_steps {
+                    (ctx.job.agent.temperature as f32).min(0.3)
+                } else {
+                    ctx.job.agent.temperature as f32
+                }),
+                max_tokens: Some(if ctx.json_steps { 768 } else { 2048 }),
+            };
+            let stream = match ctx
+                .resolved
+                .provider
+                .chat(request, ctx.cancel.clone())
+                .await
+            {
+                Ok(s) => s,
+                Err(e) => return from_provider(e),
+            };
+            let got = match collect(stream).await {
+                Ok(c) => c,
+                Err((e, _partial)) => return from_provider(e),
+            };
+            let usage = got.usage;
+            let ms = started.elapsed().as_millis() as u64;
+            let call_id = format!("call_{}", ctx.steps.len());
+            let parsed = if ctx.json_steps {
+                step::parse(&got.text, &call_id)
+            } else if let Some(call) = got.tool_calls.first() {
+                Ok(step::Step::Act {
+                    thought: got.text.trim().to_string(),
+                    tool: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                    call_id: if call.id.is_empty() {
+                        call_id
+                    } else {
+                        call.id.clone()
+                    },
+                })
+            } else {
+                Ok(step::Step::Finish {
+                    thought: String::new(),
+                    answer: got.text.trim().to_string(),
+                    confidence: None,
+                })
+            };
+            let outcome = match parsed {
+                Err(problem) => {
+                    self.repair(&mut ctx, &got.text, None, &problem, usage, ms)
+                        .await
+                }
+                Ok(step::Step::Act {
+                    thought,
+                    tool,
+                    arguments,
+                    call_id,
+                }) => act::act(self, &mut ctx, thought, tool, arguments, call_id, usage, ms).await,
+                Ok(step::Step::Finish {
+                    thought,
+                    answer,
+                    confidence,
+                }) => act::finish(self, &mut ctx, thought, answer, confidence, usage, ms).await,
+            };
+            match outcome {
+                Ok(None) => continue,
+                Ok(Some(o)) => return o,
+                Err(e) => return from_core(e),
+            }
+        }
+    }
+
+    /// Records an invalid step with the problem as its observation, so the
+    /// model can fix it; gives up after `MAX_REPAIRS` in a row.
+    pub(crate) async fn repair(
+        &self,
+        ctx: &mut Ctx,
+        raw: &str,
+        action: Option<runs::StepAction>,
+        problem: &str,
+        usage: Usage,
+        ms: u64,
+    ) -> Result<Option<Outcome>> {
+        ctx.repairs += 1;
+        let thought: String = raw.chars().take(2000).collect();
+        let observation =
+            format!("Error: {problem}. Nothing was run. Reply with a corrected step.");
+        self.record(
+            ctx,
+            NewStep {
+                thought,
+                action,
+                observation: Some(observation),
+                tokens_in: usage.input_tokens,
+                tokens_out: usage.output_tokens,
+                duration_ms: ms,
+                ..Default::default()
+            },
+            None,
+        )
+        .await?;
+        if ctx.repairs > MAX_REPAIRS {
+            return Ok(Some(fail(format!(
+                "the model did not produce a valid step after {MAX_REPAIRS} corrections (last problem: {problem})"
+            ))));
+        }
+        Ok(None)
+    }
+
+    /// Creates an approval request for the run's current step.
+    pub(crate) async fn request_approval(
+        &self,
+        ctx: &Ctx,
+        step_id: &str,
+        kind: ApprovalKind,
+        title: String,
+        proposed: serde_json::Value,
+        tool_call_id: Option<String>,
+    ) -> Result<()> {
+        let input = NewApproval {
+            title,
+            kind: Some(kind),
+            proposed_action: proposed,
+            task_id: Some(ctx.job.task.id.clone()),
+            run_id: Some(ctx.job.run.id.clone()),
+            step_id: Some(step_id.to_string()),
+            tool_call_id,
+            agent_id: Some(ctx.job.agent.id.clone()),
+            crew_run_id: ctx.job.task.crew_run_id.clone(),
+            expires_in_secs: None,
+        };
+        db(&self.core, move |c| c.create_approval(input).map(|_| ())).await
+    }
+
+    pub(crate) fn autonomy_for(&self, agent: &Agent, tool: &str) -> Autonomy {
+        agent
+            .tool_autonomy
+            .get(tool)
+            .copied()
+            .unwrap_or(agent.autonomy)
+    }
+}
+
+#[async_trait]
+impl Executor for AgentRuntime {
+    async fn execute(&self, job: Job, cancel: CancellationToken) -> Outcome {
+        match self.prepare(job, cancel).await {
+            Ok(ctx) => self.run(ctx).await,
+            Err(e) => from_core(e),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The conversation an agent sees for a task: its instructions (role,
+//! prompt, personality, team memory, tools), the task and what it depends
+//! on, then every recorded step replayed — so a run resumed after a park or
+//! a crash continues exactly where it stopped.
+
+use crate::agents::Agent;
+use crate::providers::{Message, Role, ToolCall};
+use crate::runs::RunStep;
+use crate::tasks::Task;
+use crate::tools::ToolDef;
+
+use super::step;
+
+/// Everything the prompt is built from.
+pub struct PromptInput<'a> {
+    pub agent: &'a Agent,
+    pub task: &'a Task,
+    pub tools: &'a [ToolDef],
+    /// Use the JSON step format instead of native tool calls.
+    pub json_steps: bool,
+    pub memory: &'a [String],
+    /// Outputs of the tasks this one depends on: (title, output).
+    pub dependencies: &'a [(String, String)],
+    pub steps: &'a [RunStep],
+}
+
+pub fn system(input: &PromptInput<'_>) -> String {
+    let a = input.agent;
+    let mut s = String::new();
+    if a.system_prompt.trim().is_empty() {
+        s.push_str(&format!(
+            "You are {}, a {}.",
+            a.name,
+            if a.role.is_empty() {
+                "capable assistant"
+            } else {
+                &a.role
+            }
+        ));
+    } else {
+        s.push_str(a.system_prompt.trim());
+    }
+    if let Some(obj) = a.personality.as_object().filter(|o| !o.is_empty()) {
+        let traits: Vec<String> = obj
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}: {v}")))
+            .collect();
+        if !traits.is_empty() {
+            s.push_str(&format!("\nStyle — {}.", traits.join(", ")));
+        }
+    }
+    if !input.memory.is_empty() {
+        s.push_str("\n\nWhat your team has noted so far:\n");
+        for m in input.memory {
+            s.push_str(&format!("- {m}\n"));
+        }
+    }
+    if input.json_steps {
+        s.push_str("\n\n");
+        s.push_str(&step::instructions(input.tools));
+    } else if !input.tools.is_empty() {
+        s.push_str("\n\nUse the tools when they help; when you are done, reply with the final answer as plain text.");
+    }
+    s
+}
+
+pub fn task_message(input: &PromptInput<'_>) -> String {
+    let t = input.task;
+    let mut s = format!("Task: {}\n", t.title);
+    if !t.objective.trim().is_empty() {
+        s.push_str(&format!("Objective: {}\n", t.objective.trim()));
+    }
+    if !t.input.is_null() {
+        s.push_str(&format!("Input: {}\n", t.input));
+    }
+    for (title, output) in input.dependencies {
+        s.push_str(&format!("\nResult of '{title}':\n{output}\n"));
+    }
+    s
+}
+
+/// The full conversation, with recorded steps replayed.
+pub fn messages(input: &PromptInput<'_>) -> Vec<Message> {
+    let mut out = vec![
+        Message::system(system(input)),
+        Message::user(task_message(input)),
+    ];
+    for st in input.steps {
+        match (&st.action, input.json_steps) {
+            (Some(action), true) => {
+                let rendered = step::render(&step::Step::Act {
+                    thought: st.thought.clone(),
+                    tool: action.tool.clone(),
+                    arguments: action.arguments.clone(),
+                    call_id: action.call_id.clone(),
+                });
+                out.push(Message::assistant(rendered));
+                if let Some(obs) = &st.observation {
+                    out.push(Message::user(format!("Observation: {obs}")));
+                }
+            }
+            (Some(action), false) => {
+                out.push(Message {
+                    role: Role::Assistant,
+                    content: st.thought.clone(),
+                    tool_calls: vec![ToolCall {
+                        id: action.call_id.clone(),
+                        name: action.tool.clone(),
+                        arguments: action.arguments.clone(),
+                    }],
+                    tool_call_id: None,
+                    name: None,
+                });
+                if let Some(obs) = &st.observation {
+                    out.push(Message::tool_result(
+                        action.call_id.clone(),
+                        action.tool.clone(),
+                        obs.clone(),
+                    ));
+                }
+            }
+            (None, _) => {
+                // A step without an action: a rejected final answer or a bad
+                // step, with the feedback as its observation.
+                if !st.thought.is_empty() || st.final_answer.is_some() {
+                    out.push(Message::assistant(
+                        st.final_answer
+                            .clone()
+                            .unwrap_or_else(|| st.thought.clone()),
+                    ));
+                }
+                if let Some(obs) = &st.observation {
+                    out.push(Message::user(obs.clone()));
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,281 @@
+//! Collaboration tools: `delegate_task` (through the orchestrator's
+//! delegation rules), `send_message`, `ask_human` (an inbox item the run
+//! waits for) and `remember` (team memory). Tools that write to the store
+//! carry the call's journal key so a repeated call changes nothing.
+//!
+//! `delegate_task` and `ask_human` park the run: their output carries
+//! `{"park": …}` and the runtime stops until the subtask finishes or the
+//! human answers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use super::{
+    parse_args, schema_of, Tool, ToolCategory, ToolContext, ToolDef, ToolError, ToolOutput,
+};
+use crate::messages::{MessageKind, NewMessage};
+use crate::CoreError;
+
+pub fn all() -> Vec<Arc<dyn Tool>> {
+    vec![
+        Arc::new(Delegate),
+        Arc::new(SendMessage),
+        Arc::new(AskHuman),
+        Arc::new(Remember),
+    ]
+}
+
+fn core_err(e: CoreError) -> ToolError {
+    match e {
+        CoreError::Validation { .. }
+        | CoreError::Cycle { .. }
+        | CoreError::NotFound { .. }
+        | CoreError::TooLarge { .. } => ToolError::Refused(e.to_string()),
+        other => ToolError::Failed(other.to_string()),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ToolError> + Send + 'static,
+) -> Result<T, ToolError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ToolError::Failed(e.to_string()))?
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct DelegateArgs {
+    /// Short title of the subtask.
+    title: String,
+    /// What the subtask must achieve.
+    objective: String,
+    /// The agent to give it to (id); omit to route by capabilities.
+    #[serde(default)]
+    to_agent_id: Option<String>,
+    /// Capabilities the subtask needs, e.g. ["data_analysis"].
+    #[serde(default)]
+    capabilities: Vec<String>,
+}
+
+struct Delegate;
+
+#[async_trait]
+impl Tool for Delegate {
+    fn def(&self) -> ToolDef {
+        ToolDef {
+            name: "delegate_task".into(),
+            description: "Give a subtask to a teammate you may delegate to; you continue when it is done, with its output.".into(),
+            parameters: schema_of::<DelegateArgs>(),
+            category: ToolCategory::Collaboration,
+            requires_approval: false,
+            idempotent: true,
+            unavailable: None,
+        }
+    }
+
+    async fn run(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let a: DelegateArgs = parse_args("delegate_task", args)?;
+        let (Some(task), Some(agent)) = (ctx.task_id.clone(), ctx.agent_id.clone()) else {
+            return Err(ToolError::Refused(
+                "delegate_task needs a task and an agent".into(),
+            ));
+        };
+        let core = ctx.core.clone();
+        let key = ctx.call_key.clone();
+        let sub = blocking(move || {
+            core.delegate(
+                &task,
+                &agent,
+                crate::orchestrator::delegation::DelegationRequest {
+                    title: a.title,
+                    objective: a.objective,
+                    to_agent_id: a.to_agent_id,
+                    capabilities: a.capabilities,
+                    key,
+                },
+            )
+            .map_err(core_err)
+        })
+        .await?;
+        Ok(ToolOutput {
+            content: format!(
+                "Delegated '{}' (task {}) to agent {}. You will continue with its output when it is done.",
+                sub.title,
+                sub.id,
+                sub.assigned_agent_id.as_deref().unwrap_or("?")
+            ),
+            data: Some(serde_json::json!({ "park": "delegated", "subtask_id": sub.id })),
+        })
+    }
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct SendArgs {
+    /// The message.
+    content: String,
+    /// Recipient agent id; omit to post to the whole team.
+    #[serde(default)]
+    to_agent_id: Option<String>,
+    /// request, response, handoff, escalation, status_update or question.
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+struct SendMessage;
+
+#[async_trait]
+impl Tool for SendMessage {
+    fn def(&self) -> ToolDef {
+        ToolDef {
+            name: "send_message".into(),
+            description: "Send a message to a teammate or to the whole team.".into(),
+            parameters: schema_of::<SendArgs>(),
+            category: ToolCategory::Collaboration,
+            requires_approval: false,
+            idempotent: true,
+            unavailable: None,
+        }
+    }
+
+    async fn run(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let a: SendArgs = parse_args("send_message", args)?;
+        let kind = match a.kind.as_deref() {
+            None => MessageKind::Request,
+            Some(k) => k
+                .parse::<MessageKind>()
+                .map_err(|e| ToolError::InvalidArguments {
+                    tool: "send_message".into(),
+                    detail: e.to_string(),
+                })?,
+        };
+        let ctx = ctx.clone();
+        let m = blocking(move || {
+            let crew_id = ctx.crew_id.clone().or_else(|| {
+                ctx.task_id
+                    .as_deref()
+                    .and_then(|t| ctx.core.get_task(t).ok())
+                    .and_then(|t| t.crew_id)
+            });
+            ctx.core
+                .send_message_once(
+                    NewMessage {
+                        crew_id,
+                        task_id: ctx.task_id.clone(),
+                        from_agent_id: ctx.agent_id.clone(),
+                        to_agent_id: a.to_agent_id,
+                        kind: Some(kind),
+                        content: a.content,
+                        ..Default::default()
+                    },
+                    ctx.call_key.as_deref(),
+                )
+                .map_err(core_err)
+        })
+        .await?;
+        Ok(ToolOutput {
+            content: format!("Message sent on {}.", m.channel),
+            data: Some(serde_json::json!({ "message_id": m.id })),
+        })
+    }
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct AskArgs {
+    /// The question for the human.
+    question: String,
+}
+
+struct AskHuman;
+
+#[async_trait]
+impl Tool for AskHuman {
+    fn def(&self) -> ToolDef {
+        ToolDef {
+            name: "ask_human".into(),
+            description: "Ask the human a question; you continue when they answer in the inbox."
+                .into(),
+            parameters: schema_of::<AskArgs>(),
+            category: ToolCategory::Collaboration,
+            requires_approval: false,
+            idempotent: true,
+            unavailable: None,
+        }
+    }
+
+    async fn run(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let a: AskArgs = parse_args("ask_human", args)?;
+        Ok(ToolOutput {
+            content: format!("Asked the human: {}", a.question),
+            data: Some(
+                serde_json::json!({ "park": "ask_human", "question": a.question, "by_human": ctx.by_human }),
+            ),
+        })
+    }
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct RememberArgs {
+    /// A fact the team should keep in mind.
+    content: String,
+}
+
+struct Remember;
+
+#[async_trait]
+impl Tool for Remember {
+    fn def(&self) -> ToolDef {
+        ToolDef {
+            name: "remember".into(),
+            description:
+                "Save a fact to the team's shared memory; teammates see it in their instructions."
+                    .into(),
+            parameters: schema_of::<RememberArgs>(),
+            category: ToolCategory::Memory,
+            requires_approval: false,
+            idempotent: true,
+            unavailable: None,
+        }
+    }
+
+    async fn run(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let a: RememberArgs = parse_args("remember", args)?;
+        let ctx = ctx.clone();
+        blocking(move || {
+            let crew_id = ctx.crew_id.clone().or_else(|| {
+                ctx.task_id
+                    .as_deref()
+                    .and_then(|t| ctx.core.get_task(t).ok())
+                    .and_then(|t| t.crew_id)
+            });
+            ctx.core
+                .remember(
+                    crew_id.as_deref(),
+                    ctx.agent_id.as_deref(),
+                    &a.content,
+                    "remember",
+                    ctx.call_key.as_deref(),
+                )
+                .map_err(core_err)
+        })
+        .await?;
+        Ok(ToolOutput::text("Remembered."))
+    }
+}

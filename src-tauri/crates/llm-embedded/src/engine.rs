@@ -1,0 +1,370 @@
+//! The engine thread: the one place in the process that touches llama.cpp.
+//!
+//! llama.cpp's backend may be initialised once per process, a loaded model is
+//! large, and generation is CPU-bound blocking work, so a single dedicated
+//! thread owns the backend and the last loaded model, and serves requests one
+//! after another from a queue. Every `EmbeddedProvider` in the process shares
+//! it. Results travel back over a bounded tokio channel that the async side
+//! reads as an `EventStream`.
+
+mod generate;
+mod sampling;
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use ensemble_core::providers::{
+    EventStream, FinishReason, Message, ProviderError, StreamEvent, Usage,
+};
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use self::generate::End;
+use crate::error::EngineError;
+
+/// Events buffered between the engine and a slow reader; beyond this the
+/// engine waits, so a stalled consumer cannot make it buffer a whole answer.
+const CHANNEL_CAPACITY: usize = 64;
+
+type EventSender = mpsc::Sender<Result<StreamEvent, ProviderError>>;
+
+/// Loads performed by the engine since the process started (a model served
+/// from the cache does not count).
+static MODEL_LOADS: AtomicU64 = AtomicU64::new(0);
+
+/// How one request went: where the time went and whether the model had to be
+/// loaded for it. Filled in when a generation ends (finished or cancelled).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunStats {
+    /// The model file that answered.
+    pub model: PathBuf,
+    /// False when the model was already loaded by an earlier request.
+    pub loaded_model: bool,
+    /// Time spent loading the model (zero when it was reused).
+    pub load_time: Duration,
+    pub prompt_tokens: u64,
+    /// Time to evaluate the prompt.
+    pub prompt_eval: Duration,
+    pub output_tokens: u64,
+    /// Time from the end of prompt evaluation to the last token.
+    pub generation: Duration,
+    /// `None` when the run was cancelled or its reader went away.
+    pub finish: Option<FinishReason>,
+}
+
+/// What a request asks of the model.
+#[derive(Debug, Clone)]
+pub(crate) struct Generation {
+    pub messages: Vec<Message>,
+    pub json_schema: Option<serde_json::Value>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+}
+
+/// A queued request.
+struct Job {
+    model: PathBuf,
+    generation: Generation,
+    cancel: CancellationToken,
+    events: EventSender,
+    stats: Arc<Mutex<Option<RunStats>>>,
+}
+
+/// Total model loads in this process; lets callers (and tests) see that a
+/// loaded model is reused.
+pub(crate) fn model_loads() -> u64 {
+    MODEL_LOADS.load(Ordering::Relaxed)
+}
+
+/// Queues a generation on the engine thread and returns its event stream.
+/// Errors that happen on the engine (load failure, prompt too long…) arrive
+/// as the stream's only item.
+pub(crate) fn start(
+    model: PathBuf,
+    generation: Generation,
+    cancel: CancellationToken,
+    stats: Arc<Mutex<Option<RunStats>>>,
+) -> Result<EventStream, ProviderError> {
+    let (events, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+    let job = Job {
+        model,
+        generation,
+        cancel: cancel.clone(),
+        events,
+        stats,
+    };
+    engine_queue()?
+        .send(job)
+        .map_err(|_| ProviderError::Unavailable {
+            detail: "the embedded engine has stopped; restart Ensemble".to_owned(),
+        })?;
+    Ok(event_stream(receiver, cancel))
+}
+
+/// The stream the caller reads. Cancellation is answered here as well as on
+/// the engine: the reader gets `Err(Cancelled)` at once, even while the
+/// engine is still finishing the token it was computing, and dropping the
+/// receiver then tells the engine to stop.
+fn event_stream(
+    receiver: mpsc::Receiver<Result<StreamEvent, ProviderError>>,
+    cancel: CancellationToken,
+) -> EventStream {
+    let state = Some((receiver, cancel));
+    Box::pin(futures::stream::unfold(state, |state| async move {
+        let (mut receiver, cancel) = state?;
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => Some((Err(ProviderError::Cancelled), None)),
+            event = receiver.recv() => match event? {
+                Ok(event @ StreamEvent::Finish(_)) => Some((Ok(event), None)),
+                Ok(event) => Some((Ok(event), Some((receiver, cancel)))),
+                Err(err) => Some((Err(err), None)),
+            },
+        }
+    }))
+}
+
+/// The engine thread's queue, starting the thread on first use.
+fn engine_queue() -> Result<&'static std_mpsc::Sender<Job>, ProviderError> {
+    static QUEUE: OnceLock<Result<std_mpsc::Sender<Job>, String>> = OnceLock::new();
+    QUEUE
+        .get_or_init(|| {
+            let (sender, jobs) = std_mpsc::channel();
+            // The thread lives as long as the process: it owns llama.cpp's
+            // once-per-process backend, so there is nothing to join.
+            std::thread::Builder::new()
+                .name("ensemble-llm".to_owned())
+                .spawn(move || run(jobs))
+                .map(|_| sender)
+                .map_err(|err| format!("cannot start the embedded engine thread: {err}"))
+        })
+        .as_ref()
+        .map_err(|detail| ProviderError::Unavailable {
+            detail: detail.clone(),
+        })
+}
+
+/// A model kept loaded between requests, with what identifies its file so a
+/// replaced file (a re-download) is loaded afresh.
+struct LoadedModel {
+    path: PathBuf,
+    len: u64,
+    modified: Option<SystemTime>,
+    model: LlamaModel,
+}
+
+fn run(jobs: std_mpsc::Receiver<Job>) {
+    llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+    let backend = LlamaBackend::init().map_err(|err| EngineError::Backend(err.to_string()));
+    let mut cache: Option<LoadedModel> = None;
+    for job in jobs {
+        let backend = match &backend {
+            Ok(backend) => backend,
+            Err(err) => {
+                fail(
+                    &job,
+                    ProviderError::Unavailable {
+                        detail: err.to_string(),
+                    },
+                );
+                continue;
+            }
+        };
+        // A panic inside llama-cpp-2's wrappers must not take the engine down
+        // for every later request: report it on this request and drop the
+        // model, whose state is then unknown.
+        let served =
+            std::panic::catch_unwind(AssertUnwindSafe(|| serve(backend, &mut cache, &job)));
+        if served.is_err() {
+            tracing::error!(model = %job.model.display(), "the embedded engine failed unexpectedly");
+            cache = None;
+            fail(
+                &job,
+                ProviderError::bad("the embedded engine failed unexpectedly; try again"),
+            );
+        }
+    }
+}
+
+/// Why an event could not be delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Undelivered {
+    /// The request was cancelled while the reader was not keeping up.
+    Cancelled,
+    /// The reader dropped the stream.
+    ReaderGone,
+}
+
+/// Hands one event to the reader. When the channel is full this waits for
+/// room, but gives up as soon as the request is cancelled, so a reader that
+/// stopped reading cannot hold the engine.
+pub(crate) fn deliver(
+    events: &EventSender,
+    cancel: &CancellationToken,
+    event: Result<StreamEvent, ProviderError>,
+) -> Result<(), Undelivered> {
+    use futures::future::{select, Either};
+    use mpsc::error::TrySendError;
+
+    let event = match events.try_send(event) {
+        Ok(()) => return Ok(()),
+        Err(TrySendError::Closed(_)) => return Err(Undelivered::ReaderGone),
+        Err(TrySendError::Full(event)) => event,
+    };
+    // Neither future needs a tokio runtime, so a plain executor can wait here.
+    let send = std::pin::pin!(events.send(event));
+    let cancelled = std::pin::pin!(cancel.cancelled());
+    match futures::executor::block_on(select(send, cancelled)) {
+        Either::Left((Ok(()), _)) => Ok(()),
+        Either::Left((Err(_), _)) => Err(Undelivered::ReaderGone),
+        Either::Right(_) => Err(Undelivered::Cancelled),
+    }
+}
+
+/// Reports a failure as the stream's last item (best effort: the reader may
+/// be gone).
+fn fail(job: &Job, err: ProviderError) {
+    let _ = deliver(&job.events, &job.cancel, Err(err));
+}
+
+fn serve(backend: &LlamaBackend, cache: &mut Option<LoadedModel>, job: &Job) {
+    if job.events.is_closed() {
+        return;
+    }
+    if job.cancel.is_cancelled() {
+        fail(job, ProviderError::Cancelled);
+        return;
+    }
+    let load_started = Instant::now();
+    let loaded_model = match ensure_loaded(backend, cache, &job.model, &job.cancel) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            fail(job, err.into());
+            return;
+        }
+    };
+    let load_time = if loaded_model {
+        load_started.elapsed()
+    } else {
+        Duration::ZERO
+    };
+    let Some(loaded) = cache.as_ref() else {
+        return;
+    };
+    let outcome = match generate::run(
+        backend,
+        &loaded.model,
+        &job.generation,
+        &job.cancel,
+        &job.events,
+    ) {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            tracing::debug!(model = %job.model.display(), error = %err, "embedded generation failed");
+            fail(job, err.into());
+            return;
+        }
+    };
+    let finish = match &outcome.end {
+        End::Finished(reason) => Some(reason.clone()),
+        End::Cancelled | End::ReaderGone => None,
+    };
+    let stats = RunStats {
+        model: job.model.clone(),
+        loaded_model,
+        load_time,
+        prompt_tokens: outcome.prompt_tokens,
+        prompt_eval: outcome.prompt_eval,
+        output_tokens: outcome.output_tokens,
+        generation: outcome.generation,
+        finish,
+    };
+    tracing::debug!(
+        model = %job.model.display(),
+        loaded_model,
+        prompt_tokens = stats.prompt_tokens,
+        output_tokens = stats.output_tokens,
+        prompt_eval_ms = stats.prompt_eval.as_millis(),
+        generation_ms = stats.generation.as_millis(),
+        end = ?outcome.end,
+        "embedded generation ended"
+    );
+    // Recorded before the finish is sent, so a caller that has seen the
+    // finish also sees this run's stats.
+    if let Ok(mut slot) = job.stats.lock() {
+        *slot = Some(stats);
+    }
+    match outcome.end {
+        End::Finished(reason) => {
+            let usage = Usage {
+                input_tokens: outcome.prompt_tokens,
+                output_tokens: outcome.output_tokens,
+            };
+            for event in [StreamEvent::Usage(usage), StreamEvent::Finish(reason)] {
+                if deliver(&job.events, &job.cancel, Ok(event)).is_err() {
+                    break;
+                }
+            }
+        }
+        End::Cancelled => fail(job, ProviderError::Cancelled),
+        End::ReaderGone => {}
+    }
+}
+
+/// Makes `cache` hold the model at `path`, loading it unless the same file is
+/// already loaded. Returns whether it had to load.
+fn ensure_loaded(
+    backend: &LlamaBackend,
+    cache: &mut Option<LoadedModel>,
+    path: &Path,
+    cancel: &CancellationToken,
+) -> Result<bool, EngineError> {
+    let load_error = |detail: String| EngineError::Load {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let canonical = std::fs::canonicalize(path).map_err(|e| load_error(e.to_string()))?;
+    let meta = std::fs::metadata(&canonical).map_err(|e| load_error(e.to_string()))?;
+    let modified = meta.modified().ok();
+    if let Some(loaded) = cache.as_ref() {
+        if loaded.path == canonical && loaded.len == meta.len() && loaded.modified == modified {
+            return Ok(false);
+        }
+    }
+    // Free the old model first: two models need not fit in memory together.
+    *cache = None;
+    let started = Instant::now();
+    let abort = cancel.clone();
+    // Returning false from the progress callback aborts a long load when the
+    // request is cancelled.
+    let params = LlamaModelParams::default().with_progress_callback(move |_| !abort.is_cancelled());
+    let model = LlamaModel::load_from_file(backend, &canonical, &params).map_err(|err| {
+        if cancel.is_cancelled() {
+            EngineError::Cancelled
+        } else {
+            load_error(format!(
+                "{err} (is it a valid GGUF model llama.cpp supports?)"
+            ))
+        }
+    })?;
+    MODEL_LOADS.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(
+        model = %canonical.display(),
+        size_bytes = meta.len(),
+        load_ms = started.elapsed().as_millis(),
+        "embedded model loaded"
+    );
+    *cache = Some(LoadedModel {
+        path: canonical,
+        len: meta.len(),
+        modified,
+        model,
+    });
+    Ok(true)
+}

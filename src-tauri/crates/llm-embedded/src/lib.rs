@@ -1,0 +1,21 @@
+//! The embedded model engine: llama.cpp in-process on a GGUF file, as an
+//! `ensemble_core::providers::Provider`.
+//!
+//! [`EmbeddedProvider`] is the public face: it finds models in a folder (or at
+//! an absolute path), and hands each chat request to the engine thread
+//! (`engine`), the one place in the process that talks to llama.cpp. The
+//! engine keeps the last model loaded, renders the conversation with the
+//! model's chat template (`prompt`), constrains JSON answers with a grammar
+//! built from the request's schema, and streams the answer back as it is
+//! sampled.
+
+mod engine;
+mod error;
+mod models;
+mod prompt;
+mod provider;
+mod stops;
+mod utf8;
+
+pub use engine::RunStats;
+pub use provider::EmbeddedProvider;

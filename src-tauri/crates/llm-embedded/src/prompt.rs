@@ -1,0 +1,186 @@
+//! Renders a conversation into the prompt text the model was trained on.
+//!
+//! The model's own chat template (from its GGUF metadata, applied by
+//! llama.cpp) is preferred. When the model has none, or llama.cpp cannot apply
+//! it, [`fallback`] renders a plain transcript instead.
+//!
+//! Chat templates know only system/user/assistant turns, so tool results are
+//! sent as user turns that say which tool answered, and an assistant's tool
+//! calls are appended to its text as JSON: the embedded engine does not call
+//! tools natively (the agent runtime asks for schema-constrained JSON steps),
+//! but a conversation may still carry them from another provider.
+
+use ensemble_core::providers::{Message, Role};
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+
+/// One turn as chat templates understand it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Turn {
+    pub role: &'static str,
+    pub content: String,
+}
+
+pub(crate) fn turns(messages: &[Message]) -> Vec<Turn> {
+    messages
+        .iter()
+        .map(|message| {
+            let (role, mut content) = match message.role {
+                Role::System => ("system", message.content.clone()),
+                Role::User => ("user", message.content.clone()),
+                Role::Assistant => ("assistant", message.content.clone()),
+                Role::Tool => {
+                    let name = message.name.as_deref().unwrap_or("a tool");
+                    ("user", format!("Result of {name}:\n{}", message.content))
+                }
+            };
+            for call in &message.tool_calls {
+                let call = serde_json::json!({ "tool": call.name, "arguments": call.arguments });
+                if !content.is_empty() {
+                    content.push('\n');
+                }
+                content.push_str(&call.to_string());
+            }
+            // NUL cannot cross into C strings; it carries no meaning in a chat.
+            content.retain(|c| c != '\0');
+            Turn { role, content }
+        })
+        .collect()
+}
+
+/// A prompt ready to tokenize, with how to read the answer that follows it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Rendered {
+    pub text: String,
+    /// Text that means the model has finished its turn and started another
+    /// one: a model without a chat template (a base model) knows no
+    /// end-of-turn token and would otherwise write the rest of the transcript.
+    pub stops: &'static [&'static str],
+    /// Drop whitespace before the answer (the fallback's `Assistant:` is
+    /// naturally followed by a space).
+    pub trim_start: bool,
+}
+
+/// Turn openings of the [`fallback`] template.
+const FALLBACK_STOPS: &[&str] = &["\nUser:", "\nSystem:", "\nAssistant:"];
+
+/// The prompt for `messages`, ending where the assistant's answer begins:
+/// the model's own template, else the plain [`fallback`].
+///
+/// A model without a template is usually a base model (the default Gemma 3
+/// 270M is one). Measured on it, the plain `User:`/`Assistant:` transcript
+/// with its stop strings gives short answers that end, while llama.cpp's
+/// built-in `gemma` turn markers made it echo the question and loop until
+/// the token limit, so the fallback is deliberately the plain one.
+pub(crate) fn render(model: &LlamaModel, messages: &[Message]) -> Rendered {
+    let turns = turns(messages);
+    let own = model
+        .chat_template(None)
+        .map_err(|e| e.to_string())
+        .and_then(|template| apply(model, &template, &turns));
+    match own {
+        Ok(text) => Rendered {
+            text,
+            stops: &[],
+            trim_start: false,
+        },
+        Err(reason) => {
+            tracing::debug!(%reason, "using the plain fallback chat template");
+            Rendered {
+                text: fallback(&turns),
+                stops: FALLBACK_STOPS,
+                trim_start: true,
+            }
+        }
+    }
+}
+
+fn apply(
+    model: &LlamaModel,
+    template: &LlamaChatTemplate,
+    turns: &[Turn],
+) -> Result<String, String> {
+    let chat = turns
+        .iter()
+        .map(|t| LlamaChatMessage::new(t.role.to_owned(), t.content.clone()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    model
+        .apply_chat_template(template, &chat, true)
+        .map_err(|e| e.to_string())
+}
+
+/// The plain template used when the model brings none that llama.cpp can
+/// apply: each turn as `Role: text`, separated by blank lines, ending with an
+/// open `Assistant:` turn, e.g.
+///
+/// ```text
+/// System: You are terse.
+///
+/// User: Hi
+///
+/// Assistant:
+/// ```
+pub(crate) fn fallback(turns: &[Turn]) -> String {
+    let mut prompt = String::new();
+    for turn in turns {
+        let label = match turn.role {
+            "system" => "System",
+            "assistant" => "Assistant",
+            _ => "User",
+        };
+        prompt.push_str(label);
+        prompt.push_str(": ");
+        prompt.push_str(turn.content.trim());
+        prompt.push_str("\n\n");
+    }
+    prompt.push_str("Assistant:");
+    prompt
+}
+
+#[cfg(test)]
+mod tests {
+    use ensemble_core::providers::ToolCall;
+
+    use super::*;
+
+    #[test]
+    fn tool_results_and_calls_become_text_the_template_understands() {
+        let mut call = Message::assistant("Let me look.");
+        call.tool_calls.push(ToolCall {
+            id: "c1".into(),
+            name: "search".into(),
+            arguments: serde_json::json!({"q": "rust"}),
+        });
+        let messages = [
+            Message::system("Be brief.\0"),
+            Message::user("Find rust"),
+            call,
+            Message::tool_result("c1", "search", "3 hits"),
+        ];
+        let turns = turns(&messages);
+        let roles: Vec<_> = turns.iter().map(|t| t.role).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user"]);
+        assert_eq!(turns[0].content, "Be brief.");
+        let (text, call) = turns[2].content.split_once('\n').unwrap_or_default();
+        assert_eq!(text, "Let me look.");
+        let call: serde_json::Value = serde_json::from_str(call).unwrap_or_default();
+        assert_eq!(
+            call,
+            serde_json::json!({"tool": "search", "arguments": {"q": "rust"}})
+        );
+        assert_eq!(turns[3].content, "Result of search:\n3 hits");
+    }
+
+    #[test]
+    fn the_fallback_template_labels_turns_and_leaves_the_answer_open() {
+        let turns = turns(&[
+            Message::system("Be brief."),
+            Message::user(" Hi "),
+            Message::assistant("Hello"),
+        ]);
+        assert_eq!(
+            fallback(&turns),
+            "System: Be brief.\n\nUser: Hi\n\nAssistant: Hello\n\nAssistant:"
+        );
+    }
+}

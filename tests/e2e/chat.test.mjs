@@ -1,0 +1,67 @@
+// End-to-end: chat on the real embedded model (Gemma 3 270M) in the real app.
+// No Ollama runs here, so the app falls back to the embedded engine. Sends a
+// message, watches the streamed text grow in the window, presses Stop, and
+// sees the answer kept and marked stopped — in the window and in the store.
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { appBinary, dataDirWithModel, Session, startDriver } from "./webdriver.mjs";
+
+const dataDir = dataDirWithModel();
+let driver;
+let s;
+
+before(async () => {
+  driver = await startDriver({ ENSEMBLE_DATA_DIR: dataDir });
+  s = await Session.create(driver.url, appBinary());
+});
+
+after(async () => {
+  await s?.close();
+  driver?.proc.kill();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const streamingText = async () => {
+  const els = await s.findAll("[data-status='streaming'] .markdown");
+  return els.length ? await els[0].text() : null;
+};
+
+test("chat streams from the embedded model, stop keeps the partial answer", async () => {
+  await (await s.waitFor("nav .nav-item[data-view='chat']")).click();
+  const box = await s.waitFor("textarea[aria-label='Message']");
+  await box.type("Write a long story about a dragon who learns to cook soup. Make it at least ten paragraphs.");
+  await (await s.find("[data-testid='send']")).click();
+
+  // The answer appears and grows while it streams.
+  const first = await s.waitFor("[data-status='streaming'] .markdown", {
+    timeout: 60000,
+    pred: async (el) => (await el.text()).trim().length >= 10,
+  });
+  const early = await first.text();
+  let later = early;
+  for (let i = 0; i < 60 && later.length <= early.length + 10; i++) {
+    await sleep(200);
+    later = (await streamingText()) ?? later;
+  }
+  assert.ok(later.length > early.length + 10, `the text grew: ${early.length} → ${later.length} characters`);
+  await s.screenshot("chat-streaming");
+
+  await (await s.find("[data-testid='stop']")).click();
+  const stopped = await s.waitFor("[data-status='stopped']", { timeout: 15000 });
+  assert.match(await stopped.text(), /stopped/);
+  await (await s.waitFor("[data-testid='send']")).attr("data-testid");
+  await s.screenshot("chat-stopped");
+
+  // The store agrees: the answer is kept with status `stopped` and its partial text.
+  const sessions = await s.invoke("chat_sessions_list", {});
+  assert.ok(sessions.ok, JSON.stringify(sessions));
+  assert.equal(sessions.ok.items.length, 1);
+  const msgs = await s.invoke("chat_messages_list", { sessionId: sessions.ok.items[0].id });
+  const rows = msgs.ok.items;
+  assert.deepEqual(rows.map((m) => m.role), ["user", "assistant"]);
+  assert.equal(rows[1].status, "stopped");
+  assert.ok(rows[1].content.length >= early.length, `kept ${rows[1].content.length} characters`);
+  assert.equal(rows[1].metadata.provider, "embedded");
+});

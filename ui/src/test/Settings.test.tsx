@@ -1,0 +1,107 @@
+import { describe, expect, it } from "vitest";
+import { act, render, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { mockIPC } from "@tauri-apps/api/mocks";
+import type { Channel } from "@tauri-apps/api/core";
+import { SettingsView } from "../views/Settings";
+import type { ProvidersOverview } from "../bindings/ProvidersOverview";
+import type { PullProgress } from "../bindings/PullProgress";
+
+const T = "2026-11-21T10:00:00.000Z";
+const closed = { state: "closed" as const, consecutive_failures: 0, retry_in_secs: null };
+
+function overview(reachable: boolean): ProvidersOverview {
+  return {
+    default: { provider: "embedded", reason: "Ollama did not answer at http://127.0.0.1:11434 (connection refused); using the embedded model" },
+    providers: [
+      {
+        config: { id: "p1", name: "ollama", kind: "ollama", base_url: "http://127.0.0.1:11434", api_key_ref: null, default_model: null, max_concurrent: 2, cost_table: {}, enabled: true, created_at: T, updated_at: T },
+        reachable,
+        error: reachable ? null : { code: "PROVIDER_UNREACHABLE", message: "cannot reach the provider at http://127.0.0.1:11434: Connection refused" },
+        models: reachable ? [{ name: "llama3.2:latest", size_bytes: 1, details: null }] : [],
+        breaker: closed,
+        active: false,
+        has_api_key: false,
+      },
+      {
+        config: { id: "p2", name: "embedded", kind: "embedded", base_url: "", api_key_ref: null, default_model: "gemma-3-270m-q4_k_m.gguf", max_concurrent: 1, cost_table: {}, enabled: true, created_at: T, updated_at: T },
+        reachable: true,
+        error: null,
+        models: [{ name: "gemma-3-270m-q4_k_m.gguf", size_bytes: 253115392, details: null }],
+        breaker: { state: "open", consecutive_failures: 5, retry_in_secs: 12 },
+        active: true,
+        has_api_key: false,
+      },
+    ],
+  };
+}
+
+const settings = { max_concurrent_tasks: 10, approval_expiry_hours: 24, default_autonomy: "copilot", default_provider: null, default_model: null, paused: false, web_fetch_allow_list: [], code_run_unsandboxed_with_approval: false, first_run_completed: false };
+
+describe("Settings: providers", () => {
+  it("shows which provider is in use, each status, the breaker, and tests a connection", async () => {
+    let ollamaUp = false;
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "providers_overview":
+          return overview(false);
+        case "providers_test":
+          expect((args as { name: string }).name).toBe("ollama");
+          ollamaUp = true;
+          return overview(true).providers[0];
+        case "settings_get":
+          return settings;
+        case "app_info":
+          return { version: "0.1.0", data_dir: "/tmp/x", database: "/tmp/x/ensemble.db", schema_version: 1 };
+      }
+      return null;
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    const inUse = await screen.findByTestId("provider-in-use");
+    expect(inUse.textContent).toContain("embedded");
+    expect(inUse.textContent).toContain("Ollama did not answer");
+    const ollama = document.querySelector("[data-provider='ollama']") as HTMLElement;
+    expect(within(ollama).getByText(/Connection refused/)).toBeTruthy();
+    const embedded = document.querySelector("[data-provider='embedded']") as HTMLElement;
+    expect(within(embedded).getByText(/paused after failures · retry in 12s/)).toBeTruthy();
+    await user.click(within(ollama).getByRole("button", { name: "Test connection" }));
+    await waitFor(() => expect(within(ollama).getByText("connected")).toBeTruthy());
+    expect(ollamaUp).toBe(true);
+    expect(within(ollama).getByText("llama3.2:latest")).toBeTruthy();
+  });
+
+  it("pulls a model with a progress bar", async () => {
+    let channel: Channel<PullProgress> | undefined;
+    let finish: (() => void) | undefined;
+    mockIPC((cmd, args) => {
+      const a = args as Record<string, unknown>;
+      switch (cmd) {
+        case "providers_overview":
+          return overview(true);
+        case "providers_pull":
+          expect(a).toMatchObject({ name: "ollama", model: "qwen2.5:0.5b" });
+          channel = a.onProgress as Channel<PullProgress>;
+          return new Promise<null>((r) => (finish = () => r(null)));
+        case "providers_test":
+          return overview(true).providers[0];
+        case "settings_get":
+          return settings;
+        case "app_info":
+          return { version: "0.1.0", data_dir: "/tmp/x", database: "/tmp/x/ensemble.db", schema_version: 1 };
+      }
+      return null;
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    await user.type(await screen.findByRole("textbox", { name: "Model to pull" }), "qwen2.5:0.5b");
+    await user.click(screen.getByRole("button", { name: "Pull" }));
+    await waitFor(() => expect(channel).toBeDefined());
+    act(() => channel!.onmessage({ status: "downloading", completed: 250, total: 1000 }));
+    const bar = (await screen.findByRole("progressbar", { name: "Download progress" })) as HTMLProgressElement;
+    expect(bar.value).toBe(25);
+    expect(screen.getByText(/downloading · 25%/)).toBeTruthy();
+    await act(async () => finish!());
+    await waitFor(() => expect(screen.queryByRole("progressbar")).toBeNull());
+  });
+});
