@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/ensemble/target
 export ENSEMBLE_TEST_MODEL ?= $(HOME)/.cache/ensemble/models/gemma-3-270m-q4_k_m.gguf
 BIN := $(CARGO_TARGET_DIR)/debug/ensemble
 
-.PHONY: run test setup ui build fmt-check clippy core-has-no-tauri rust-test ui-test e2e bindings
+.PHONY: run test setup ui build fmt-check clippy core-has-no-tauri rust-test ui-test e2e bindings bench crash-bench
 
 run: setup ui
 	cargo build
@@ -48,3 +48,13 @@ e2e: build
 # Regenerates ui/src/bindings from the Rust types.
 bindings:
 	UPDATE_BINDINGS=1 cargo test -p ensemble-core --test bindings
+	UPDATE_BINDINGS=1 cargo test --lib app_bindings
+
+# Benchmarks (numbers, not pass/fail): chat overhead, tokens/s, scheduler,
+# task board, runner memory.
+bench: setup
+	cargo bench --workspace
+
+# The crash test with 200 SIGKILLs instead of the suite's 20.
+crash-bench:
+	ENSEMBLE_CRASH_TRIALS=200 cargo test --test crash -- --nocapture

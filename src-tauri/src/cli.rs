@@ -9,6 +9,7 @@ mod crews;
 mod output;
 mod run;
 mod tasks;
+mod tools;
 mod workflows;
 
 use std::path::PathBuf;
@@ -60,6 +61,9 @@ pub enum Command {
     /// List, add and run workflows
     #[command(subcommand)]
     Workflows(workflows::WorkflowsCmd),
+    /// List the tools agents can use, or run one yourself
+    #[command(subcommand)]
+    Tools(tools::ToolsCmd),
 }
 
 /// A failed command: its one-line reason and exit code.
@@ -150,6 +154,7 @@ pub fn main() -> i32 {
         Command::Chat(c) => chat::run(&core, &out, c),
         Command::Run(a) => run::run(&core, &out, a),
         Command::Workflows(c) => workflows::run(&core, &out, c),
+        Command::Tools(c) => tools::run(&core, &out, c),
     };
     match result {
         Ok(()) => 0,

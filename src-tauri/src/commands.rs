@@ -5,10 +5,23 @@ pub mod agents;
 pub mod approvals;
 pub mod chat;
 pub mod crews;
+pub mod orchestrator;
 pub mod providers;
 pub mod settings;
 pub mod system;
 pub mod tasks;
+pub mod workflows;
+
+use ensemble_core::CoreError;
+
+/// An id argument must name something: an empty one is a clear validation
+/// error, not a "does not exist".
+pub(crate) fn require_id(field: &str, id: &str) -> Result<(), CoreError> {
+    if id.trim().is_empty() {
+        return Err(CoreError::validation(field, "must not be empty"));
+    }
+    Ok(())
+}
 
 /// The invoke handler with every command (each must be allowed in
 /// `src-tauri/permissions/app.toml`; a test checks).
@@ -18,11 +31,14 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         system::app_info,
         system::agent_templates,
         system::tray_status,
+        orchestrator::orchestrator_status,
         agents::agents_list,
         agents::agents_get,
         agents::agents_create,
         agents::agents_update,
         agents::agents_delete,
+        agents::agents_pause,
+        agents::agents_resume,
         tasks::tasks_board,
         tasks::tasks_list,
         tasks::tasks_get,
@@ -32,6 +48,8 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         tasks::tasks_cancel,
         tasks::tasks_delete,
         tasks::tasks_subtasks,
+        tasks::tasks_runs,
+        tasks::tasks_retry,
         crews::crews_list,
         crews::crews_get,
         crews::crews_create,
@@ -56,7 +74,12 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         providers::providers_update,
         providers::providers_set_key,
         providers::providers_pull,
-        settings::workflows_list,
+        workflows::workflows_list,
+        workflows::workflows_get,
+        workflows::workflows_create,
+        workflows::workflows_run,
+        workflows::workflows_runs,
+        workflows::workflows_run_status,
         settings::settings_get,
         settings::settings_update,
     ]

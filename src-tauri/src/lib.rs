@@ -38,6 +38,7 @@ pub fn run_gui(core: Arc<ensemble_core::Core>) -> i32 {
                     }
                 }
                 if let tauri::RunEvent::Exit = event {
+                    // Drains the task runner (at most 10 s) before the process ends.
                     handle.state::<AppState>().shutdown();
                 }
             });
@@ -76,6 +77,8 @@ pub fn build_app<R: Runtime>(
             tray::install(&handle)?;
             events::start_forwarding(&handle);
             notifications::start(&handle);
+            // Last: the runner publishes changes the listeners above follow.
+            state::start_runner(&handle);
             Ok(())
         })
         .on_window_event(|window, event| {

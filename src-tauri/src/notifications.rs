@@ -1,8 +1,10 @@
 //! Desktop notifications for events a person should see while the window is
-//! hidden: a new pending approval (more kinds arrive with the agent runtime).
+//! hidden: a new pending approval, and the core's notices (a task failed for
+//! good, an agent acted on autopilot, a crew run finished).
 //! Every notification is also written to the log; where no notification
 //! service exists (no session D-Bus, e.g. CI) the log line is all there is.
 
+use ensemble_core::events::NoticeKind;
 use ensemble_core::{ChangeOp, Entity};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_notification::NotificationExt;
@@ -45,6 +47,25 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
     let core = state.core().clone();
     let mut rx = core.events().subscribe();
     let stop = state.shutdown_token();
+
+    let mut notices = core.events().subscribe_notices();
+    let (handle, stop_notices) = (app.clone(), stop.clone());
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let notice = tokio::select! {
+                _ = stop_notices.cancelled() => break,
+                r = notices.recv() => r,
+            };
+            match notice {
+                // Approvals are announced from the change feed below.
+                Ok(n) if n.kind == NoticeKind::ApprovalNeeded => {}
+                Ok(n) => notify(&handle, &n.title, &n.body),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         loop {

@@ -9,7 +9,7 @@ use ensemble_core::chat::engine::ChatEngine;
 use ensemble_core::orchestrator::{Orchestrator, OrchestratorConfig};
 use ensemble_core::providers::hub::ProviderHub;
 use ensemble_core::runtime::AgentRuntime;
-use ensemble_core::tools::ToolRegistry;
+use ensemble_core::tools::{code, mcp, sql, web, Tool, ToolRegistry};
 use ensemble_core::Core;
 use ensemble_llm_embedded::EmbeddedProvider;
 
@@ -22,13 +22,52 @@ pub struct Services {
     pub runtime: Arc<AgentRuntime>,
 }
 
+/// How long each MCP server has to start and list its tools.
+const MCP_START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Every tool this process offers: the built-in ones, `code_run` as this
+/// machine allows it, and `extra` (MCP servers' tools).
+fn tool_registry(core: &Core, extra: Vec<Arc<dyn Tool>>) -> ToolRegistry {
+    let mut tools = ToolRegistry::builtin();
+    let settings = core.settings().unwrap_or_default();
+    let local = code::all(settings.code_run_unsandboxed_with_approval)
+        .into_iter()
+        .chain(web::all())
+        .chain(sql::all());
+    for tool in local {
+        tools.register(tool);
+    }
+    for tool in extra {
+        tools.register(tool);
+    }
+    tools
+}
+
 impl Services {
+    /// Services without MCP tools (commands that run no agent).
     pub fn new(core: Arc<Core>) -> Self {
+        Self::with_tools(core, Vec::new())
+    }
+
+    /// Services with every tool, MCP servers' included (they are started
+    /// here, each given a few seconds to answer).
+    pub async fn start(core: Arc<Core>) -> Self {
+        let configs = core.settings().map(|s| s.mcp_servers).unwrap_or_default();
+        let (extra, statuses) = mcp::connect_all(&configs, MCP_START_TIMEOUT).await;
+        for status in statuses {
+            if let Some(error) = &status.last_error {
+                tracing::warn!(server = %status.server, %error, "MCP server not available");
+            }
+        }
+        Self::with_tools(core, extra)
+    }
+
+    fn with_tools(core: Arc<Core>, extra: Vec<Arc<dyn Tool>>) -> Self {
         let hub = Arc::new(ProviderHub::new(core.clone()));
         let models = ensemble_core::paths::models_dir(core.data_dir());
         hub.set_embedded(Arc::new(EmbeddedProvider::new("embedded", models)));
         let chat = Arc::new(ChatEngine::new(core.clone(), hub.clone()));
-        let tools = Arc::new(ToolRegistry::builtin());
+        let tools = Arc::new(tool_registry(&core, extra));
         let runtime = Arc::new(AgentRuntime::new(core.clone(), hub.clone(), tools.clone()));
         Self {
             core,

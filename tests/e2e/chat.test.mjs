@@ -31,19 +31,28 @@ const streamingText = async () => {
 test("chat streams from the embedded model, stop keeps the partial answer", async () => {
   await (await s.waitFor("nav .nav-item[data-view='chat']")).click();
   const box = await s.waitFor("textarea[aria-label='Message']");
-  await box.type("Write a long story about a dragon who learns to cook soup. Make it at least ten paragraphs.");
-  await (await s.find("[data-testid='send']")).click();
-
-  // The answer appears and grows while it streams.
-  const first = await s.waitFor("[data-status='streaming'] .markdown", {
-    timeout: 60000,
-    pred: async (el) => (await el.text()).trim().length >= 10,
-  });
-  const early = await first.text();
-  let later = early;
-  for (let i = 0; i < 60 && later.length <= early.length + 10; i++) {
-    await sleep(200);
-    later = (await streamingText()) ?? later;
+  // A small base model sometimes ends its answer after a sentence; then ask
+  // again (each round is a new message) until one streams long enough to stop.
+  let early = "";
+  let later = "";
+  for (let round = 0; round < 4 && later.length <= early.length + 10; round++) {
+    await box.type("Write a long story about a dragon who learns to cook soup. Make it at least ten paragraphs.");
+    await (await s.waitFor("[data-testid='send']")).click();
+    // The answer appears and grows while it streams.
+    const first = await s.waitFor("[data-status='streaming'] .markdown", {
+      timeout: 60000,
+      pred: async (el) => (await el.text()).trim().length >= 10,
+    }).catch(() => null);
+    if (!first) continue;
+    early = await first.text().catch(() => "");
+    later = early;
+    for (let i = 0; i < 60 && later.length <= early.length + 10; i++) {
+      await sleep(200);
+      const now = await streamingText();
+      if (now === null) break;
+      later = now;
+    }
+    if (later.length <= early.length + 10) await s.waitFor("[data-testid='send']", { timeout: 60000 });
   }
   assert.ok(later.length > early.length + 10, `the text grew: ${early.length} → ${later.length} characters`);
   await s.screenshot("chat-streaming");
@@ -60,8 +69,10 @@ test("chat streams from the embedded model, stop keeps the partial answer", asyn
   assert.equal(sessions.ok.items.length, 1);
   const msgs = await s.invoke("chat_messages_list", { sessionId: sessions.ok.items[0].id });
   const rows = msgs.ok.items;
-  assert.deepEqual(rows.map((m) => m.role), ["user", "assistant"]);
-  assert.equal(rows[1].status, "stopped");
-  assert.ok(rows[1].content.length >= early.length, `kept ${rows[1].content.length} characters`);
-  assert.equal(rows[1].metadata.provider, "embedded");
+  assert.equal(rows.length % 2, 0);
+  assert.ok(rows.every((m, i) => m.role === (i % 2 ? "assistant" : "user")), JSON.stringify(rows.map((m) => m.role)));
+  const last = rows[rows.length - 1];
+  assert.equal(last.status, "stopped");
+  assert.ok(last.content.length >= early.length, `kept ${last.content.length} characters`);
+  assert.equal(last.metadata.provider, "embedded");
 });

@@ -51,6 +51,9 @@ test("create an agent in the UI and find it with the CLI", async () => {
 });
 
 test("a task added from the CLI appears on the board, and priority edits persist", async () => {
+  // The app runs the queue: hold it (pause all), so the task stays editable.
+  const paused = await s.invoke("settings_update", { patch: { paused: true } });
+  assert.ok(paused.ok, JSON.stringify(paused));
   const out = execFileSync(
     appBinary(),
     ["tasks", "add", "Summarise Q3 sales", "--priority", "6", "--capabilities", "data_analysis", "--json", "--data-dir", dataDir],

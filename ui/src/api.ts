@@ -36,6 +36,11 @@ import type { TaskPatch } from "./bindings/TaskPatch";
 import type { TaskStatus } from "./bindings/TaskStatus";
 import type { TrayStatus } from "./bindings/TrayStatus";
 import type { Workflow } from "./bindings/Workflow";
+import type { WorkflowInput } from "./bindings/WorkflowInput";
+import type { WorkflowRun } from "./bindings/WorkflowRun";
+import type { RunTrace } from "./bindings/RunTrace";
+import type { JsonValue } from "./bindings/serde_json/JsonValue";
+import type { OrchestratorStatus } from "./app-bindings/OrchestratorStatus";
 
 export class ApiError extends Error {
   code: string;
@@ -83,6 +88,9 @@ export const api = {
     create: (input: AgentInput) => call<Agent>("agents_create", { input }),
     update: (id: string, input: AgentInput) => call<Agent>("agents_update", { id, input }),
     remove: (id: string) => call<null>("agents_delete", { id }),
+    /** A paused agent takes no new task; what it runs now finishes. */
+    pause: (id: string) => call<Agent>("agents_pause", { id }),
+    resume: (id: string) => call<Agent>("agents_resume", { id }),
   },
 
   tasks: {
@@ -96,6 +104,14 @@ export const api = {
     cancel: (id: string) => call<Task>("tasks_cancel", { id }),
     remove: (id: string) => call<null>("tasks_delete", { id }),
     subtasks: (id: string) => call<Task[]>("tasks_subtasks", { id }),
+    /** Every run of the task, newest first, with steps, decisions and tool calls. */
+    runs: (id: string) => call<RunTrace[]>("tasks_runs", { id }),
+    /** A failed task back to the queue (one more attempt when they were used up). */
+    retry: (id: string) => call<Task>("tasks_retry", { id }),
+  },
+
+  orchestrator: {
+    status: () => call<OrchestratorStatus>("orchestrator_status"),
   },
 
   crews: {
@@ -132,7 +148,12 @@ export const api = {
   },
 
   workflows: {
-    list: (templatesOnly?: boolean) => call<Page<Workflow>>("workflows_list", { templatesOnly }),
+    list: (templatesOnly?: boolean, paging?: Paging) => call<Page<Workflow>>("workflows_list", { templatesOnly, paging }),
+    get: (id: string) => call<Workflow>("workflows_get", { id }),
+    create: (input: WorkflowInput) => call<Workflow>("workflows_create", { input }),
+    run: (id: string, input: JsonValue) => call<WorkflowRun>("workflows_run", { id, input }),
+    runs: (workflowId: string) => call<WorkflowRun[]>("workflows_runs", { workflowId }),
+    runStatus: (runId: string) => call<WorkflowRun>("workflows_run_status", { runId }),
   },
 
   providers: {

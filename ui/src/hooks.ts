@@ -1,5 +1,7 @@
 // Data loading that follows the store: a query re-runs when the backend
-// reports a change to one of the entities it depends on.
+// reports a change to one of the entities it depends on. A busy runner sends
+// many change batches (every step, heartbeat and move); a query coalesces
+// the ones arriving within COALESCE_MS and refetches once.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { listen } from "@tauri-apps/api/event";
 import type { Change } from "./bindings/Change";
@@ -7,6 +9,8 @@ import type { Entity } from "./bindings/Entity";
 import { ApiError, toApiError } from "./api";
 
 export const STORE_CHANGED = "store://changed";
+/** Changes arriving within this window cause one refetch. */
+export const COALESCE_MS = 150;
 
 export interface Query<T> {
   data: T | undefined;
@@ -51,9 +55,20 @@ export function useQuery<T>(fn: () => Promise<T>, deps: unknown[], entities: Ent
   const key = entities.join(",");
   useEffect(() => {
     if (entities.length === 0) return;
-    return onStoreChange((changes) => {
-      if (changes.some((c) => c.entity === "external" || entities.includes(c.entity))) reload();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = onStoreChange((changes) => {
+      if (!changes.some((c) => c.entity === "external" || entities.includes(c.entity))) return;
+      // Already due: this batch rides along with the refetch that is coming.
+      if (timer !== undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        reload();
+      }, COALESCE_MS);
     });
+    return () => {
+      stop();
+      if (timer !== undefined) clearTimeout(timer);
+    };
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key, reload]);
 

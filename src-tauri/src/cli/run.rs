@@ -53,9 +53,10 @@ pub(super) fn idle(core: &Core) -> ensemble_core::Result<bool> {
 pub fn run(core: &Arc<Core>, out: &Out, args: RunArgs) -> CliResult {
     let _lock = RunnerLock::acquire(core.data_dir())?;
     let rt = runtime()?;
-    let services = Services::new(core.clone());
     let json = out.json;
+    let core = core.clone();
     rt.block_on(async move {
+        let services = Services::start(core).await;
         let orch = services.orchestrator();
         let runner = tokio::spawn(orch.clone().run());
         let stop = orch.clone();

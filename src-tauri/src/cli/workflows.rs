@@ -172,9 +172,10 @@ pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
                 return print_run(out, &run);
             }
             let rt = super::run::runtime()?;
-            let services = Services::new(core.clone());
             let run_id = run.id.clone();
+            let services_core = core.clone();
             let done = rt.block_on(async move {
+                let services = Services::start(services_core).await;
                 let orch = services.orchestrator();
                 let runner = tokio::spawn(orch.clone().run());
                 let result = loop {

@@ -1,8 +1,6 @@
-//! Settings and workflows commands.
+//! Settings commands.
 
 use ensemble_core::settings::{Settings, SettingsPatch};
-use ensemble_core::workflows::Workflow;
-use ensemble_core::{Page, Paging};
 use tauri::State;
 
 use crate::error::CmdResult;
@@ -19,17 +17,4 @@ pub async fn settings_update(
     patch: SettingsPatch,
 ) -> CmdResult<Settings> {
     state.call(move |core| core.update_settings(patch)).await
-}
-
-#[tauri::command]
-pub async fn workflows_list(
-    state: State<'_, AppState>,
-    templates_only: Option<bool>,
-    paging: Option<Paging>,
-) -> CmdResult<Page<Workflow>> {
-    state
-        .call(move |core| {
-            core.list_workflows(templates_only.unwrap_or(false), paging.unwrap_or_default())
-        })
-        .await
 }

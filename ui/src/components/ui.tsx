@@ -114,6 +114,38 @@ export function Modal(props: { title: string; onClose: () => void; children: Rea
   );
 }
 
+/** A panel sliding in from the right, over the view (the task drawer). */
+export function Drawer(props: { title: string; onClose: () => void; children: ReactNode }) {
+  const ref = useRef<HTMLElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const prev = document.activeElement as HTMLElement | null;
+    ref.current?.querySelector<HTMLElement>(".drawer-close")?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") props.onClose();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => {
+      window.removeEventListener("keydown", onKey);
+      prev?.focus?.();
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  return (
+    <div className="drawer-backdrop" onMouseDown={(e) => e.target === e.currentTarget && props.onClose()}>
+      <aside className="drawer-panel" role="dialog" aria-modal="true" aria-labelledby={titleId} ref={ref}>
+        <div className="modal-head">
+          <h2 id={titleId}>{props.title}</h2>
+          <button type="button" className="icon-btn drawer-close" aria-label="Close" onClick={props.onClose}>
+            ×
+          </button>
+        </div>
+        {props.children}
+      </aside>
+    </div>
+  );
+}
+
 export function Field(props: { label: string; hint?: string; children: ReactNode }) {
   return (
     <label className="field">
@@ -133,6 +165,25 @@ export function priorityTone(p: number): "bad" | "warn" | "info" | "neutral" {
   if (p >= 7) return "warn";
   if (p >= 4) return "info";
   return "neutral";
+}
+
+/** "12 s", "3 min", "1 h 5 min" */
+export function duration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "—";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** When a retry is due, to the second: "retry in 12 s", "retry due". */
+export function retryIn(iso: string, now: number = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return `retry at ${iso}`;
+  const ms = t - now;
+  return ms <= 0 ? "retry due" : `retry in ${duration(ms)}`;
 }
 
 /** "3 min ago", "in 2 h" */

@@ -6,6 +6,7 @@ import type { PullProgress } from "../bindings/PullProgress";
 import type { Settings } from "../bindings/Settings";
 import { useQuery } from "../hooks";
 import { Badge, ErrorText, Field, PageHeader, QueryView } from "../components/ui";
+import { RunnerStatus } from "../components/RunnerStatus";
 
 export function SettingsView() {
   const info = useQuery(() => api.appInfo(), []);
@@ -17,6 +18,7 @@ export function SettingsView() {
       <div className="panels">
         <div className="panel">
           <h2>Work</h2>
+          <RunnerStatus />
           <QueryView query={settings}>
             {(s) => (
               <dl className="facts">

@@ -5,7 +5,10 @@ import type { BoardColumn } from "../bindings/BoardColumn";
 import type { Task } from "../bindings/Task";
 import type { TaskStatus } from "../bindings/TaskStatus";
 import { useQuery } from "../hooks";
-import { Badge, Empty, ErrorText, Field, Modal, PageHeader, QueryView, priorityTone, relativeTime } from "../components/ui";
+import { Badge, ErrorText, Field, Modal, PageHeader, QueryView, priorityTone, retryIn } from "../components/ui";
+import { RunnerStatus } from "../components/RunnerStatus";
+import { statusLabel, taskAgentId, TaskDrawer } from "./TaskDrawer";
+import { WorkflowsPanel } from "./Workflows";
 
 /** Board columns: each status, with the four "parked inside running" states shown together. */
 export const COLUMNS: { key: string; title: string; statuses: TaskStatus[] }[] = [
@@ -18,12 +21,6 @@ export const COLUMNS: { key: string; title: string; statuses: TaskStatus[] }[] =
   { key: "cancelled", title: "Cancelled", statuses: ["cancelled"] },
 ];
 
-const FINAL: TaskStatus[] = ["completed", "failed", "cancelled"];
-
-export function statusLabel(s: TaskStatus): string {
-  return s.replace(/_/g, " ");
-}
-
 /** Merges per-status board columns into the displayed columns. */
 export function groupColumns(board: BoardColumn[]): { key: string; title: string; total: number; tasks: Task[] }[] {
   return COLUMNS.map((col) => {
@@ -33,15 +30,15 @@ export function groupColumns(board: BoardColumn[]): { key: string; title: string
   });
 }
 
+export type TasksTab = "board" | "workflows";
+
 export function Tasks() {
+  const [tab, setTab] = useState<TasksTab>("board");
   const [search, setSearch] = useState("");
   const board = useQuery(() => api.tasks.board({ search, top_level: true }, 50), [search], ["task"]);
   const agents = useQuery(() => api.agents.list(undefined, { limit: 1000 }), [], ["agent"]);
-  const agentName = useMemo(() => {
-    const m = new Map<string, string>();
-    agents.data?.items.forEach((a) => m.set(a.id, a.name));
-    return (id: string | null) => (id ? m.get(id) ?? "unknown agent" : null);
-  }, [agents.data]);
+  const byId = useMemo(() => new Map((agents.data?.items ?? []).map((a) => [a.id, a])), [agents.data]);
+  const agentName = (id: string | null) => (id ? byId.get(id)?.name ?? "unknown agent" : null);
   const [creating, setCreating] = useState(false);
   const [openId, setOpenId] = useState<string | null>(null);
 
@@ -49,68 +46,122 @@ export function Tasks() {
     <section className="tasks-view">
       <PageHeader
         title="Tasks"
-        subtitle="The queue, by status. Higher priority first; subtasks live inside their parent."
+        subtitle="The queue, by status, live. Higher priority first; subtasks live inside their parent."
         actions={
           <>
-            <input
-              type="search"
-              className="search"
-              placeholder="Search tasks"
-              aria-label="Search tasks"
-              value={search}
-              onChange={(e) => setSearch(e.target.value)}
-            />
+            {tab === "board" && (
+              <input
+                type="search"
+                className="search"
+                placeholder="Search tasks"
+                aria-label="Search tasks"
+                value={search}
+                onChange={(e) => setSearch(e.target.value)}
+              />
+            )}
             <button type="button" className="btn primary" onClick={() => setCreating(true)} data-testid="new-task">
               New task
             </button>
           </>
         }
       />
-      <QueryView query={board} label="Loading the board…">
-        {(cols) => (
-          <div className="kanban" role="list" aria-label="Task board">
-            {groupColumns(cols).map((col) => (
-              <div key={col.key} className={`column col-${col.key}`} role="listitem" aria-label={`${col.title}: ${col.total}`}>
-                <div className="column-head">
-                  <span>{col.title}</span>
-                  <span className="column-count">{col.total}</span>
-                </div>
-                <div className="column-body">
-                  {col.tasks.length === 0 && <p className="column-empty muted">Nothing here</p>}
-                  {col.tasks.map((t) => (
-                    <button
-                      key={t.id}
-                      type="button"
-                      className="card"
-                      data-task-id={t.id}
-                      onClick={() => setOpenId(t.id)}
-                      aria-label={`${t.title}, priority ${t.priority}, ${statusLabel(t.status)}`}
-                    >
-                      <span className="card-title">{t.title}</span>
-                      <span className="card-meta">
-                        <Badge tone={priorityTone(t.priority)}>P{t.priority}</Badge>
-                        {col.key === "waiting" && <Badge tone="info">{statusLabel(t.status)}</Badge>}
-                        {agentName(t.assigned_agent_id) && <span className="muted small">{agentName(t.assigned_agent_id)}</span>}
-                        {t.attempts > 0 && (
-                          <span className="muted small">
-                            try {t.attempts}/{t.max_attempts}
-                          </span>
-                        )}
-                      </span>
-                    </button>
-                  ))}
-                  {col.total > col.tasks.length && (
-                    <p className="muted small column-more">+{col.total - col.tasks.length} more (search to narrow)</p>
-                  )}
-                </div>
+      <div className="tasks-bar">
+        <div className="tabs" role="tablist" aria-label="Tasks">
+          {(["board", "workflows"] as const).map((t) => (
+            <button
+              key={t}
+              type="button"
+              role="tab"
+              id={`tab-${t}`}
+              aria-selected={tab === t}
+              className={tab === t ? "tab active" : "tab"}
+              data-tab={t}
+              onClick={() => setTab(t)}
+            >
+              {t === "board" ? "Board" : "Workflows"}
+            </button>
+          ))}
+        </div>
+        <RunnerStatus />
+      </div>
+      {tab === "board" ? (
+        <div role="tabpanel" aria-labelledby="tab-board">
+          <QueryView query={board} label="Loading the board…">
+            {(cols) => (
+              <div className="kanban" role="list" aria-label="Task board">
+                {groupColumns(cols).map((col) => (
+                  <div key={col.key} className={`column col-${col.key}`} role="listitem" aria-label={`${col.title}: ${col.total}`} data-column={col.key}>
+                    <div className="column-head">
+                      <span>{col.title}</span>
+                      <span className="column-count">{col.total}</span>
+                    </div>
+                    <div className="column-body">
+                      {col.tasks.length === 0 && <p className="column-empty muted">Nothing here</p>}
+                      {col.tasks.map((t) => (
+                        <TaskCard key={t.id} task={t} waiting={col.key === "waiting"} agentName={agentName} onOpen={setOpenId} />
+                      ))}
+                      {col.total > col.tasks.length && (
+                        <p className="muted small column-more">+{col.total - col.tasks.length} more (search to narrow)</p>
+                      )}
+                    </div>
+                  </div>
+                ))}
               </div>
-            ))}
-          </div>
-        )}
-      </QueryView>
+            )}
+          </QueryView>
+        </div>
+      ) : (
+        <div role="tabpanel" aria-labelledby="tab-workflows">
+          <WorkflowsPanel onOpenTask={setOpenId} />
+        </div>
+      )}
       {creating && <TaskCreator agents={agents.data?.items ?? []} onClose={() => setCreating(false)} onSaved={board.reload} />}
-      {openId && <TaskDrawer id={openId} agentName={agentName} onClose={() => setOpenId(null)} />}
+      {openId && <TaskDrawer key={openId} id={openId} agents={byId} onOpen={setOpenId} onClose={() => setOpenId(null)} />}
     </section>
+  );
+}
+
+/** A card: title, priority, agent, attempt, next retry and last error. */
+export function TaskCard(props: {
+  task: Task;
+  waiting?: boolean;
+  agentName: (id: string | null) => string | null;
+  onOpen: (id: string) => void;
+}) {
+  const t = props.task;
+  const agent = props.agentName(taskAgentId(t));
+  const retry = t.status === "queued" && t.next_attempt_at ? retryIn(t.next_attempt_at) : null;
+  return (
+    <button
+      type="button"
+      className="card"
+      data-task-id={t.id}
+      data-status={t.status}
+      onClick={() => props.onOpen(t.id)}
+      aria-label={`${t.title}, priority ${t.priority}, ${statusLabel(t.status)}`}
+    >
+      <span className="card-title">{t.title}</span>
+      <span className="card-meta">
+        <Badge tone={priorityTone(t.priority)}>P{t.priority}</Badge>
+        {props.waiting && <Badge tone="info">{statusLabel(t.status)}</Badge>}
+        {agent && <span className="muted small">{agent}</span>}
+        {t.attempts > 0 && (
+          <span className="muted small" data-testid="attempt">
+            attempt {t.attempts}/{t.max_attempts}
+          </span>
+        )}
+        {retry && (
+          <span className="small retry" data-testid="next-retry">
+            {retry}
+          </span>
+        )}
+      </span>
+      {t.error && (t.status === "failed" || t.status === "queued") && (
+        <span className="card-error small" title={t.error} data-testid="last-error">
+          {t.error}
+        </span>
+      )}
+    </button>
   );
 }
 
@@ -192,110 +243,6 @@ function TaskCreator(props: { agents: Agent[]; onClose: () => void; onSaved: () 
           </button>
         </div>
       </form>
-    </Modal>
-  );
-}
-
-function TaskDrawer(props: { id: string; agentName: (id: string | null) => string | null; onClose: () => void }) {
-  const task = useQuery(() => api.tasks.get(props.id), [props.id], ["task"]);
-  const subtasks = useQuery(() => api.tasks.subtasks(props.id), [props.id], ["task"]);
-  const [priority, setPriority] = useState<number | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const act = async (fn: () => Promise<unknown>) => {
-    setError(null);
-    try {
-      await fn();
-      task.reload();
-    } catch (e) {
-      setError(toApiError(e));
-    }
-  };
-  return (
-    <Modal title="Task" onClose={props.onClose} wide>
-      <QueryView query={task}>
-        {(t) => (
-          <div className="drawer">
-            <h3 className="drawer-title">{t.title}</h3>
-            <div className="card-meta">
-              <Badge tone="info">{statusLabel(t.status)}</Badge>
-              <Badge tone={priorityTone(t.priority)}>priority {t.priority}</Badge>
-              <span className="muted small">created {relativeTime(t.created_at)}</span>
-            </div>
-            {t.objective && <p className="objective">{t.objective}</p>}
-            <dl className="facts">
-              <dt>Agent</dt>
-              <dd>{props.agentName(t.assigned_agent_id) ?? "routed by capabilities"}</dd>
-              <dt>Capabilities</dt>
-              <dd>{t.required_capabilities.join(", ") || "—"}</dd>
-              <dt>Attempts</dt>
-              <dd>
-                {t.attempts} of {t.max_attempts}
-                {t.next_attempt_at && ` · next ${relativeTime(t.next_attempt_at)}`}
-              </dd>
-              {t.error && (
-                <>
-                  <dt>Last error</dt>
-                  <dd className="error-text">{t.error}</dd>
-                </>
-              )}
-            </dl>
-            {t.output && (
-              <div className="output">
-                <h4>Output</h4>
-                <pre>{t.output}</pre>
-              </div>
-            )}
-            {subtasks.data && subtasks.data.length > 0 && (
-              <div>
-                <h4>Subtasks</h4>
-                <ul className="plain">
-                  {subtasks.data.map((s) => (
-                    <li key={s.id}>
-                      <Badge tone="neutral">{statusLabel(s.status)}</Badge> {s.title}
-                    </li>
-                  ))}
-                </ul>
-              </div>
-            )}
-            {!FINAL.includes(t.status) && (
-              <div className="drawer-actions">
-                <label className="inline">
-                  Priority
-                  <input
-                    type="number"
-                    min={1}
-                    max={10}
-                    aria-label="Priority"
-                    value={priority ?? t.priority}
-                    onChange={(e) => setPriority(Number(e.target.value))}
-                  />
-                </label>
-                <button
-                  type="button"
-                  className="btn"
-                  disabled={priority === null || priority === t.priority}
-                  onClick={() => act(() => api.tasks.update(t.id, { priority: priority ?? t.priority }))}
-                >
-                  Save priority
-                </button>
-                <span className="spacer" />
-                <button type="button" className="btn danger" onClick={() => act(() => api.tasks.cancel(t.id))}>
-                  Cancel task
-                </button>
-              </div>
-            )}
-            {t.status === "failed" && (
-              <div className="drawer-actions">
-                <button type="button" className="btn" onClick={() => act(() => api.tasks.setStatus(t.id, "queued"))}>
-                  Retry
-                </button>
-              </div>
-            )}
-            <ErrorText error={error} />
-          </div>
-        )}
-      </QueryView>
-      {!task.data && !task.loading && !task.error && <Empty title="Task not found" />}
     </Modal>
   );
 }

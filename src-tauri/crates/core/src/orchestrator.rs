@@ -171,10 +171,16 @@ impl Orchestrator {
     }
 
     async fn refresh_agents(&self) -> Result<()> {
-        if !self.lock().agents_stale {
-            return Ok(());
+        {
+            // Cleared before reading, so a change that lands while this
+            // refresh awaits marks the cache stale again instead of being lost.
+            let mut g = self.lock();
+            if !g.agents_stale {
+                return Ok(());
+            }
+            g.agents_stale = false;
         }
-        let agents = self
+        let agents = match self
             .blocking(|c| {
                 c.list_agents(
                     &AgentFilter {
@@ -187,8 +193,14 @@ impl Orchestrator {
                     },
                 )
             })
-            .await?
-            .items;
+            .await
+        {
+            Ok(page) => page.items,
+            Err(e) => {
+                self.lock().agents_stale = true;
+                return Err(e);
+            }
+        };
         let default = self
             .hub
             .default_choice()
@@ -209,7 +221,6 @@ impl Orchestrator {
             })
             .collect();
         g.agents = agents;
-        g.agents_stale = false;
         Ok(())
     }
 

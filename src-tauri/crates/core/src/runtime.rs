@@ -96,6 +96,40 @@ pub(crate) struct Ctx {
     pub repairs: u32,
 }
 
+/// Tools the task requires by name (a required capability that is one of the
+/// agent's tools) that this run has not used yet. Until they are used, a
+/// structured step may not be `finish`: small models otherwise answer from
+/// thin air instead of running the tool the task asks for.
+fn tools_still_required(ctx: &Ctx) -> Vec<ToolDef> {
+    ctx.tools
+        .iter()
+        .filter(|t| ctx.job.task.required_capabilities.contains(&t.name))
+        .filter(|t| {
+            !ctx.steps
+                .iter()
+                .any(|s| s.action.as_ref().is_some_and(|a| a.tool == t.name))
+        })
+        .cloned()
+        .collect()
+}
+
+/// True when the last step made exactly the same call as an earlier one: a
+/// small model that starts repeating itself will not stop by itself, so its
+/// next structured step must be `finish` (it has the result already).
+fn repeats_itself(steps: &[RunStep]) -> bool {
+    let Some((last, earlier)) = steps.split_last() else {
+        return false;
+    };
+    let Some(action) = &last.action else {
+        return false;
+    };
+    earlier.iter().any(|s| {
+        s.action
+            .as_ref()
+            .is_some_and(|a| a.tool == action.tool && a.arguments == action.arguments)
+    })
+}
+
 fn fail(error: impl Into<String>) -> Outcome {
     Outcome::Failed {
         error: error.into(),
@@ -296,7 +330,16 @@ impl AgentRuntime {
                 } else {
                     ctx.tools.iter().map(ToolDef::spec).collect()
                 },
-                json_schema: ctx.json_steps.then(|| step::schema(&ctx.tools)),
+                json_schema: ctx.json_steps.then(|| {
+                    let required = tools_still_required(&ctx);
+                    if repeats_itself(&ctx.steps) {
+                        step::schema(&[])
+                    } else if required.is_empty() {
+                        step::schema(&ctx.tools)
+                    } else {
+                        step::schema_without_finish(&required)
+                    }
+                }),
                 temperature: Some(if ctx.json_steps {
                     (ctx.job.agent.temperature as f32).min(0.3)
                 } else {

@@ -30,7 +30,38 @@ pub struct Settings {
     pub web_fetch_allow_list: Vec<String>,
     /// Where no sandbox is available, allow code_run with an approval for every run.
     pub code_run_unsandboxed_with_approval: bool,
+    /// SQLite files `sql_query` may read, by name.
+    pub sql_databases: Vec<SqlDatabase>,
+    /// Stdio MCP servers whose tools agents may use.
+    pub mcp_servers: Vec<McpServerConfig>,
     pub first_run_completed: bool,
+}
+
+/// A SQLite file registered for read-only `sql_query`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SqlDatabase {
+    /// What agents call it (`database` argument of `sql_query`).
+    pub name: String,
+    /// Absolute path of the file.
+    pub path: String,
+}
+
+/// A stdio MCP server: a command Ensemble starts and talks to over stdin/stdout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct McpServerConfig {
+    /// Prefix of its tools' names (`name.tool`).
+    pub name: String,
+    pub command: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for Settings {
@@ -44,6 +75,8 @@ impl Default for Settings {
             paused: false,
             web_fetch_allow_list: Vec::new(),
             code_run_unsandboxed_with_approval: false,
+            sql_databases: Vec::new(),
+            mcp_servers: Vec::new(),
             first_run_completed: false,
         }
     }
@@ -71,7 +104,80 @@ pub struct SettingsPatch {
     #[ts(optional)]
     pub code_run_unsandboxed_with_approval: Option<bool>,
     #[ts(optional)]
+    pub sql_databases: Option<Vec<SqlDatabase>>,
+    #[ts(optional)]
+    pub mcp_servers: Option<Vec<McpServerConfig>>,
+    #[ts(optional)]
     pub first_run_completed: Option<bool>,
+}
+
+fn check_sql_databases(list: Vec<SqlDatabase>) -> Result<Vec<SqlDatabase>> {
+    if list.len() > validate::MAX_LIST {
+        return Err(CoreError::validation(
+            "sql_databases",
+            format!("at most {} entries", validate::MAX_LIST),
+        ));
+    }
+    let mut out: Vec<SqlDatabase> = Vec::new();
+    for db in list {
+        let name = validate::name("sql_databases.name", &db.name)?;
+        let path = db.path.trim().to_string();
+        if !std::path::Path::new(&path).is_absolute() || path.contains('\0') {
+            return Err(CoreError::validation(
+                "sql_databases.path",
+                format!("'{path}' is not an absolute file path"),
+            ));
+        }
+        if out.iter().any(|d| d.name == name) {
+            return Err(CoreError::validation(
+                "sql_databases.name",
+                format!("'{name}' is registered twice"),
+            ));
+        }
+        out.push(SqlDatabase { name, path });
+    }
+    Ok(out)
+}
+
+fn check_mcp_servers(list: Vec<McpServerConfig>) -> Result<Vec<McpServerConfig>> {
+    if list.len() > validate::MAX_LIST {
+        return Err(CoreError::validation(
+            "mcp_servers",
+            format!("at most {} entries", validate::MAX_LIST),
+        ));
+    }
+    let mut out: Vec<McpServerConfig> = Vec::new();
+    for mut server in list {
+        server.name = validate::name("mcp_servers.name", &server.name)?;
+        if !server
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(CoreError::validation(
+                "mcp_servers.name",
+                format!(
+                    "'{}' may use only letters, digits, '-' and '_'",
+                    server.name
+                ),
+            ));
+        }
+        server.command = server.command.trim().to_string();
+        if server.command.is_empty() || server.command.contains('\0') {
+            return Err(CoreError::validation(
+                "mcp_servers.command",
+                "a command is required",
+            ));
+        }
+        if out.iter().any(|s| s.name == server.name) {
+            return Err(CoreError::validation(
+                "mcp_servers.name",
+                format!("'{}' is configured twice", server.name),
+            ));
+        }
+        out.push(server);
+    }
+    Ok(out)
 }
 
 const KEY: &str = "app";
@@ -164,6 +270,12 @@ impl Core {
             }
             if let Some(v) = patch.code_run_unsandboxed_with_approval {
                 s.code_run_unsandboxed_with_approval = v;
+            }
+            if let Some(list) = patch.sql_databases {
+                s.sql_databases = check_sql_databases(list)?;
+            }
+            if let Some(list) = patch.mcp_servers {
+                s.mcp_servers = check_mcp_servers(list)?;
             }
             if let Some(v) = patch.first_run_completed {
                 s.first_run_completed = v;

@@ -3,8 +3,12 @@
 //! argument validation against the schema before anything runs, and the
 //! built-in tools. Agents see only the tools they are allowed.
 
+pub mod code;
 pub mod collab;
+pub mod mcp;
+pub mod sql;
 pub mod testing;
+pub mod web;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

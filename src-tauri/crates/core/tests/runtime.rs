@@ -167,7 +167,7 @@ async fn json_steps_for_providers_without_native_tools() {
             assert!(req.tools.is_empty(), "no native tools");
             let schema = req.json_schema.clone().expect("a step schema");
             assert!(schema.to_string().contains("\"test_sleep\""));
-            let seen = req.messages.iter().filter(|m| m.role == Role::User && m.content.starts_with("Observation:")).count();
+            let seen = req.messages.iter().filter(|m| m.role == Role::User && m.content.starts_with("Observation")).count();
             if seen == 0 {
                 Reply::text("{\"thought\": \"wait a bit\", \"action\": \"test_sleep\", \"arguments\": {\"ms\": 5}}")
             } else {

@@ -96,7 +96,10 @@ pub fn messages(input: &PromptInput<'_>) -> Vec<Message> {
                 });
                 out.push(Message::assistant(rendered));
                 if let Some(obs) = &st.observation {
-                    out.push(Message::user(format!("Observation: {obs}")));
+                    out.push(Message::user(format!(
+                        "Observation from {}:\n{obs}\n\nIf this answers the task, reply with action \"finish\" and the answer taken from it; otherwise take another step.",
+                        action.tool
+                    )));
                 }
             }
             (Some(action), false) => {

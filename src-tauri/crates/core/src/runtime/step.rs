@@ -30,36 +30,53 @@ pub const FINISH: &str = "finish";
 
 /// The JSON schema of a step for these tools.
 pub fn schema(tools: &[ToolDef]) -> Value {
+    schema_with(tools, true)
+}
+
+/// The JSON schema of a step that must use one of these tools (no `finish`).
+pub fn schema_without_finish(tools: &[ToolDef]) -> Value {
+    schema_with(tools, false)
+}
+
+fn schema_with(tools: &[ToolDef], finish: bool) -> Value {
     let mut variants: Vec<Value> = tools
         .iter()
         .map(|t| {
             json!({
                 "type": "object",
+                // The action first: a small model then decides what to do
+                // before it talks itself into an answer.
                 "properties": {
-                    "thought": { "type": "string" },
                     "action": { "const": t.name },
                     "arguments": t.parameters,
+                    "thought": { "type": "string" },
                 },
                 "required": ["thought", "action", "arguments"],
                 "additionalProperties": false,
             })
         })
         .collect();
-    variants.push(json!({
-        "type": "object",
-        "properties": {
-            "thought": { "type": "string" },
-            "action": { "const": FINISH },
-            "answer": { "type": "string" },
-            "confidence": { "type": "number", "minimum": 0, "maximum": 1 },
-        },
-        "required": ["thought", "action", "answer", "confidence"],
-        "additionalProperties": false,
-    }));
+    if finish || variants.is_empty() {
+        variants.push(finish_variant());
+    }
     if variants.len() == 1 {
         return variants.remove(0);
     }
     json!({ "anyOf": variants })
+}
+
+fn finish_variant() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "action": { "const": FINISH },
+            "answer": { "type": "string" },
+            "confidence": { "type": "number", "minimum": 0, "maximum": 1 },
+            "thought": { "type": "string" },
+        },
+        "required": ["thought", "action", "answer", "confidence"],
+        "additionalProperties": false,
+    })
 }
 
 /// How the step format is explained to the model (with the schema enforced
@@ -67,9 +84,10 @@ pub fn schema(tools: &[ToolDef]) -> Value {
 pub fn instructions(tools: &[ToolDef]) -> String {
     let mut s = String::from(
         "Work step by step. Answer every turn with ONE JSON object and nothing else:\n\
-         - to use a tool: {\"thought\": \"why\", \"action\": \"<tool name>\", \"arguments\": {…}}\n\
-         - when you have the final answer: {\"thought\": \"why\", \"action\": \"finish\", \"answer\": \"<the answer>\", \"confidence\": 0.0-1.0}\n\
-         After a tool runs you get its result as an observation.\n",
+         - to use a tool: {\"action\": \"<tool name>\", \"arguments\": {…}, \"thought\": \"<why this tool>\"}\n\
+         - when you have the final answer: {\"action\": \"finish\", \"answer\": \"<the answer>\", \"confidence\": <0.0-1.0>, \"thought\": \"<why>\"}\n\
+         After a tool runs you get its result as an observation. When the task asks for a tool, use it before you finish, \
+         and base the answer on its result.\n",
     );
     if tools.is_empty() {
         s.push_str("You have no tools: answer with action \"finish\".\n");

@@ -1,0 +1,742 @@
+//! `sql_query`: one read-only query on a SQLite file the user registered in
+//! Settings.
+//!
+//! Layers, each enough on its own for the common cases: a statement-kind
+//! check on the SQL text (clear refusals for writes, schema changes, ATTACH,
+//! VACUUM, writing PRAGMAs, load_extension, several statements); a connection
+//! opened read-only with `query_only` on, extension loading off and defensive
+//! mode on; and SQLite's own verdict (`sqlite3_stmt_readonly`) on the
+//! prepared statement. Output is limited in rows, bytes and time.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::config::DbConfig;
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, InterruptHandle, OpenFlags};
+use serde::Deserialize;
+
+use super::{
+    parse_args, schema_of, Tool, ToolCategory, ToolContext, ToolDef, ToolError, ToolOutput,
+};
+
+const NAME: &str = "sql_query";
+
+pub const DEFAULT_MAX_ROWS: usize = 200;
+pub const DEFAULT_MAX_BYTES: usize = 50 * 1024;
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(5);
+/// Longest text cell shown; longer values are cut (the agent can use substr).
+const MAX_CELL_CHARS: usize = 2000;
+
+/// Statement words that write, change the schema or the connection. Refused
+/// wherever they appear outside literals (a CTE can end in a DELETE).
+const WRITE_WORDS: &[&str] = &[
+    "DROP", "DELETE", "UPDATE", "INSERT", "CREATE", "ALTER", "ATTACH", "DETACH", "VACUUM",
+    "REINDEX", "TRUNCATE",
+];
+
+/// Statements that may start a query.
+const READ_STARTS: &[&str] = &["SELECT", "WITH", "VALUES", "EXPLAIN", "PRAGMA"];
+
+/// PRAGMAs that only describe the schema or the file; their argument, if
+/// any, is a name or a limit, never a new setting.
+const READ_PRAGMAS: &[&str] = &[
+    "table_info",
+    "table_xinfo",
+    "table_list",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+    "foreign_key_check",
+    "database_list",
+    "collation_list",
+    "function_list",
+    "module_list",
+    "pragma_list",
+    "compile_options",
+    "integrity_check",
+    "quick_check",
+];
+
+/// The data tools with their default limits.
+pub fn all() -> Vec<Arc<dyn Tool>> {
+    vec![Arc::new(SqlQuery::new())]
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct QueryArgs {
+    /// Name of a database registered in Settings.
+    database: String,
+    /// One read-only SQL statement (SELECT, WITH … SELECT, VALUES, EXPLAIN, or a
+    /// schema PRAGMA such as table_info). Use ?1, ?2 … for parameters.
+    query: String,
+    /// Values for the ?-parameters, in order: strings, numbers, booleans or null.
+    #[serde(default)]
+    params: Option<Vec<serde_json::Value>>,
+}
+
+/// The `sql_query` tool. Its limits are fields so tests can run fast.
+#[derive(Debug, Clone)]
+pub struct SqlQuery {
+    max_rows: usize,
+    max_bytes: usize,
+    time_limit: Duration,
+}
+
+impl Default for SqlQuery {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SqlQuery {
+    /// 200 rows, 50 KB of output, 5 s per statement.
+    pub fn new() -> Self {
+        Self {
+            max_rows: DEFAULT_MAX_ROWS,
+            max_bytes: DEFAULT_MAX_BYTES,
+            time_limit: DEFAULT_TIME_LIMIT,
+        }
+    }
+
+    pub fn with_time_limit(mut self, limit: Duration) -> Self {
+        self.time_limit = limit;
+        self
+    }
+
+    /// Most rows, and most bytes of the text table.
+    pub fn with_limits(mut self, max_rows: usize, max_bytes: usize) -> Self {
+        self.max_rows = max_rows;
+        self.max_bytes = max_bytes;
+        self
+    }
+}
+
+#[async_trait]
+impl Tool for SqlQuery {
+    fn def(&self) -> ToolDef {
+        ToolDef {
+            name: NAME.into(),
+            description: format!(
+                "Run one read-only SQL query (SQLite) on a database the user registered in \
+                 Settings. Writes, schema changes, ATTACH, VACUUM and writing PRAGMAs are \
+                 refused. Returns at most {} rows and {} KB; a query is stopped after {} s.",
+                self.max_rows,
+                self.max_bytes / 1024,
+                self.time_limit.as_secs_f32()
+            ),
+            parameters: schema_of::<QueryArgs>(),
+            category: ToolCategory::Data,
+            requires_approval: true,
+            idempotent: true,
+            unavailable: None,
+        }
+    }
+
+    async fn run(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let a: QueryArgs = parse_args(NAME, args)?;
+        let params = a
+            .params
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| to_sql_value(i, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        check_statement(&a.query)?;
+
+        let databases = ctx
+            .core
+            .settings()
+            .map_err(|e| ToolError::Failed(format!("cannot read the registered databases: {e}")))?
+            .sql_databases;
+        let Some(db) = databases.iter().find(|d| d.name == a.database) else {
+            let names: Vec<&str> = databases.iter().map(|d| d.name.as_str()).collect();
+            let detail = if names.is_empty() {
+                format!(
+                    "unknown database '{}': no databases are registered (the user adds them in Settings)",
+                    a.database
+                )
+            } else {
+                format!(
+                    "unknown database '{}'; registered databases: {}",
+                    a.database,
+                    names.join(", ")
+                )
+            };
+            return Err(ToolError::InvalidArguments {
+                tool: NAME.into(),
+                detail,
+            });
+        };
+
+        let job = Job {
+            name: db.name.clone(),
+            path: PathBuf::from(&db.path),
+            sql: a.query,
+            params,
+            max_rows: self.max_rows,
+            max_bytes: self.max_bytes,
+            time_limit: self.time_limit,
+        };
+        let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
+        let mut task = tokio::task::spawn_blocking(move || job.run(handle_tx));
+        // Interrupts the statement if this call is dropped (cancelled) or
+        // runs out of time; harmless once the connection is closed.
+        let guard = InterruptOnDrop(handle_rx.await.ok());
+        let joined = match tokio::time::timeout(self.time_limit, &mut task).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                guard.interrupt();
+                task.await
+            }
+        };
+        drop(guard);
+        joined.map_err(|e| ToolError::Failed(format!("the query task failed: {e}")))?
+    }
+}
+
+struct InterruptOnDrop(Option<InterruptHandle>);
+
+impl InterruptOnDrop {
+    fn interrupt(&self) {
+        if let Some(h) = &self.0 {
+            h.interrupt();
+        }
+    }
+}
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        self.interrupt();
+    }
+}
+
+fn to_sql_value(i: usize, v: serde_json::Value) -> Result<Value, ToolError> {
+    Ok(match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Integer(i64::from(b)),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::Text(s),
+        serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+            return Err(ToolError::InvalidArguments {
+                tool: NAME.into(),
+                detail: format!(
+                    "params[{i}] must be a string, number, boolean or null, not an array or object"
+                ),
+            })
+        }
+    })
+}
+
+fn refused(why: impl std::fmt::Display) -> ToolError {
+    ToolError::Refused(format!("refused: {why}; sql_query is read-only"))
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    /// A bare word (keyword, identifier or number), upper-cased.
+    Word(String),
+    /// A string literal or a quoted identifier: never a keyword.
+    Quoted,
+    Punct(char),
+}
+
+/// Splits SQL into tokens, skipping comments and treating literals and
+/// quoted identifiers as opaque, the way SQLite's tokenizer does.
+fn tokenize(sql: &str) -> Vec<Token> {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '-' && chars.get(i + 1) == Some(&'-') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
+            i += 2;
+            while i < chars.len() && !(chars[i] == '*' && chars.get(i + 1) == Some(&'/')) {
+                i += 1;
+            }
+            i += 2;
+        } else if matches!(c, '\'' | '"' | '`' | '[') {
+            let close = if c == '[' { ']' } else { c };
+            i += 1;
+            loop {
+                match chars.get(i) {
+                    None => break,
+                    // A doubled quote is an escaped quote (not for [..]).
+                    Some(&q) if q == close && close != ']' && chars.get(i + 1) == Some(&close) => {
+                        i += 2
+                    }
+                    Some(&q) if q == close => {
+                        i += 1;
+                        break;
+                    }
+                    Some(_) => i += 1,
+                }
+            }
+            out.push(Token::Quoted);
+        } else if c.is_alphanumeric() || c == '_' || c == '$' || !c.is_ascii() {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_alphanumeric()
+                    || chars[i] == '_'
+                    || chars[i] == '$'
+                    || !chars[i].is_ascii())
+            {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            out.push(Token::Word(word.to_uppercase()));
+        } else {
+            out.push(Token::Punct(c));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The statement-kind check: exactly one statement, and one that reads.
+/// SQLite's read-only connection and `sqlite3_stmt_readonly` back it up; this
+/// layer exists to refuse early with a message that says what was wrong.
+pub fn check_statement(sql: &str) -> Result<(), ToolError> {
+    let tokens = tokenize(sql);
+    let mut statements = tokens
+        .split(|t| *t == Token::Punct(';'))
+        .filter(|s| !s.is_empty());
+    let Some(stmt) = statements.next() else {
+        return Err(ToolError::InvalidArguments {
+            tool: NAME.into(),
+            detail: "the query is empty".into(),
+        });
+    };
+    if statements.next().is_some() {
+        return Err(refused("only one statement per call is allowed"));
+    }
+    let words: Vec<&str> = stmt
+        .iter()
+        .filter_map(|t| match t {
+            Token::Word(w) => Some(w.as_str()),
+            _ => None,
+        })
+        .collect();
+    for (i, t) in stmt.iter().enumerate() {
+        let Token::Word(w) = t else { continue };
+        if WRITE_WORDS.contains(&w.as_str()) {
+            return Err(refused(format!("{w} statements are not allowed")));
+        }
+        // replace(x, y, z) is a string function; REPLACE INTO and INSERT OR
+        // REPLACE write.
+        if w == "REPLACE" && stmt.get(i + 1) != Some(&Token::Punct('(')) {
+            return Err(refused("REPLACE statements are not allowed"));
+        }
+        if w == "LOAD_EXTENSION" {
+            return Err(refused("load_extension is not allowed"));
+        }
+    }
+    let first = match stmt.first() {
+        Some(Token::Word(w)) => w.as_str(),
+        _ => {
+            return Err(refused(
+                "the query must start with SELECT, WITH, VALUES, EXPLAIN or PRAGMA",
+            ))
+        }
+    };
+    if !READ_STARTS.contains(&first) {
+        return Err(refused(format!(
+            "{first} statements are not allowed (only SELECT, WITH, VALUES, EXPLAIN or a schema PRAGMA)"
+        )));
+    }
+    if first == "EXPLAIN" {
+        // EXPLAIN [QUERY PLAN] <statement>: judge the statement it explains.
+        let rest = words
+            .iter()
+            .skip(1)
+            .find(|w| !matches!(**w, "QUERY" | "PLAN"));
+        if let Some(w) = rest.filter(|w| !READ_STARTS.contains(*w) || **w == "PRAGMA") {
+            return Err(refused(format!("EXPLAIN {w} is not allowed")));
+        }
+    }
+    if first == "PRAGMA" {
+        check_pragma(stmt)?;
+    }
+    Ok(())
+}
+
+/// `PRAGMA [schema.]name [(arg)]` with a name from [`READ_PRAGMAS`]; any
+/// `=` sets a value and is refused.
+fn check_pragma(stmt: &[Token]) -> Result<(), ToolError> {
+    let mut rest = &stmt[1..];
+    if let [Token::Word(_) | Token::Quoted, Token::Punct('.'), tail @ ..] = rest {
+        rest = tail;
+    }
+    let name = match rest.first() {
+        Some(Token::Word(w)) => w.to_lowercase(),
+        _ => return Err(refused("a PRAGMA needs a name")),
+    };
+    if stmt.contains(&Token::Punct('=')) || !READ_PRAGMAS.contains(&name.as_str()) {
+        return Err(refused(format!(
+            "PRAGMA {name} is not allowed here (readable PRAGMAs: {})",
+            READ_PRAGMAS.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+struct Job {
+    name: String,
+    path: PathBuf,
+    sql: String,
+    params: Vec<Value>,
+    max_rows: usize,
+    max_bytes: usize,
+    time_limit: Duration,
+}
+
+struct Table {
+    columns: Vec<String>,
+    lines: Vec<String>,
+    rows: Vec<Vec<serde_json::Value>>,
+    more_rows: bool,
+    bytes_cut: bool,
+}
+
+impl Job {
+    fn run(
+        self,
+        handle_tx: tokio::sync::oneshot::Sender<InterruptHandle>,
+    ) -> Result<ToolOutput, ToolError> {
+        let conn = self.open()?;
+        // The receiver may be gone if the call was cancelled; then the
+        // statement simply runs to its end or its time limit.
+        let _ = handle_tx.send(conn.get_interrupt_handle());
+        let table = self.query(&conn)?;
+        Ok(self.output(table))
+    }
+
+    fn open(&self) -> Result<Connection, ToolError> {
+        // Read-only; no URI filenames (the path is a plain file path), no
+        // mutex (the connection stays on this thread), never create.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| {
+            ToolError::Failed(format!(
+                "cannot open database '{}' ({}): {e}",
+                self.name,
+                self.path.display()
+            ))
+        })?;
+        let setup = |conn: &Connection| -> rusqlite::Result<()> {
+            conn.pragma_update(None, "query_only", true)?;
+            // Views and triggers in an untrusted file may not call functions
+            // with side effects; no writes to the schema even by accident.
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+            conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+            Ok(())
+        };
+        setup(&conn).map_err(|e| {
+            ToolError::Failed(format!(
+                "cannot make the connection to '{}' read-only: {e}",
+                self.name
+            ))
+        })?;
+        Ok(conn)
+    }
+
+    fn query(&self, conn: &Connection) -> Result<Table, ToolError> {
+        let sqlite = |e: rusqlite::Error| self.sqlite_error(e);
+        let mut stmt = conn.prepare(&self.sql).map_err(sqlite)?;
+        if !stmt.readonly() {
+            return Err(refused("SQLite reports that the statement would write"));
+        }
+        let expected = stmt.parameter_count();
+        if expected != self.params.len() {
+            return Err(ToolError::InvalidArguments {
+                tool: NAME.into(),
+                detail: format!(
+                    "the query has {expected} parameter(s) but {} value(s) were given",
+                    self.params.len()
+                ),
+            });
+        }
+        let columns: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+        let header = format!(
+            "| {} |",
+            columns
+                .iter()
+                .map(|c| cell_text(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let rule = format!("|{}", "---|".repeat(columns.len()));
+        let mut used = header.len() + rule.len() + 2;
+        let mut table = Table {
+            columns,
+            lines: Vec::new(),
+            rows: Vec::new(),
+            more_rows: false,
+            bytes_cut: false,
+        };
+        table.lines.push(header);
+        table.lines.push(rule);
+
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(self.params.iter()))
+            .map_err(sqlite)?;
+        while let Some(row) = rows.next().map_err(sqlite)? {
+            if table.rows.len() >= self.max_rows {
+                table.more_rows = true;
+                break;
+            }
+            let mut values = Vec::with_capacity(table.columns.len());
+            let mut cells = Vec::with_capacity(table.columns.len());
+            for i in 0..table.columns.len() {
+                let (json, text) = cell(row.get_ref(i).map_err(sqlite)?);
+                values.push(json);
+                cells.push(text);
+            }
+            let line = format!("| {} |", cells.join(" | "));
+            if used + line.len() + 1 > self.max_bytes {
+                table.bytes_cut = true;
+                break;
+            }
+            used += line.len() + 1;
+            table.lines.push(line);
+            table.rows.push(values);
+        }
+        Ok(table)
+    }
+
+    fn sqlite_error(&self, e: rusqlite::Error) -> ToolError {
+        match &e {
+            rusqlite::Error::MultipleStatement => refused("only one statement per call is allowed"),
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                ToolError::Failed(format!(
+                    "the query was stopped after {} s (time limit); narrow it or add a LIMIT",
+                    self.time_limit.as_secs_f32()
+                ))
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::ReadOnly
+                        | rusqlite::ErrorCode::AuthorizationForStatementDenied
+                ) =>
+            {
+                refused(format!("SQLite refused to write ({e})"))
+            }
+            _ => ToolError::Failed(format!("the query failed on '{}': {e}", self.name)),
+        }
+    }
+
+    fn output(&self, table: Table) -> ToolOutput {
+        let n = table.rows.len();
+        let note = if table.bytes_cut && n == 0 {
+            format!(
+                "(no rows shown: the first row alone is larger than {} KB; select fewer or shorter columns)",
+                self.max_bytes / 1024
+            )
+        } else if table.bytes_cut {
+            format!(
+                "({n} rows shown; output truncated at {} KB, more rows may exist)",
+                self.max_bytes / 1024
+            )
+        } else if table.more_rows {
+            format!(
+                "({n} rows shown; truncated at {} rows, more rows exist)",
+                self.max_rows
+            )
+        } else if n == 1 {
+            "(1 row)".to_string()
+        } else {
+            format!("({n} rows)")
+        };
+        let content = if table.columns.is_empty() {
+            "(the statement returned no columns)".to_string()
+        } else {
+            format!("{}\n{note}", table.lines.join("\n"))
+        };
+        ToolOutput {
+            content,
+            data: Some(serde_json::json!({
+                "database": self.name,
+                "columns": table.columns,
+                "rows": table.rows,
+                "row_count": n,
+                "truncated": table.more_rows || table.bytes_cut,
+            })),
+        }
+    }
+}
+
+/// One value as JSON and as a table cell.
+fn cell(v: ValueRef<'_>) -> (serde_json::Value, String) {
+    match v {
+        ValueRef::Null => (serde_json::Value::Null, "NULL".into()),
+        ValueRef::Integer(i) => (i.into(), i.to_string()),
+        ValueRef::Real(f) => (
+            serde_json::Number::from_f64(f).map_or_else(|| f.to_string().into(), Into::into),
+            f.to_string(),
+        ),
+        ValueRef::Text(t) => {
+            let s = String::from_utf8_lossy(t);
+            let total = s.chars().count();
+            let s = if total > MAX_CELL_CHARS {
+                format!(
+                    "{}… ({total} characters)",
+                    s.chars().take(MAX_CELL_CHARS).collect::<String>()
+                )
+            } else {
+                s.into_owned()
+            };
+            let text = cell_text(&s);
+            (s.into(), text)
+        }
+        ValueRef::Blob(b) => {
+            let s = format!("<blob, {} bytes>", b.len());
+            (s.clone().into(), s)
+        }
+    }
+}
+
+/// A value on one table line: newlines and pipes escaped.
+fn cell_text(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+        .replace('|', "\\|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_msg(sql: &str) -> String {
+        match check_statement(sql) {
+            Err(ToolError::Refused(m)) => m,
+            other => panic!("{sql}: expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_pass_the_statement_check() {
+        for sql in [
+            "SELECT 1",
+            "select * from t where name = 'DROP TABLE t; DELETE'",
+            "SELECT replace(name, 'a', 'b') FROM t;",
+            "SELECT \"update\" FROM t -- DELETE\n",
+            "WITH x AS (SELECT 1) SELECT * FROM x;;  ",
+            "VALUES (1), (2)",
+            "EXPLAIN QUERY PLAN SELECT * FROM t",
+            "PRAGMA table_info(t)",
+            "PRAGMA main.index_list('t');",
+            "/* a comment */ SELECT created_at, updated FROM t",
+        ] {
+            assert_eq!(check_statement(sql), Ok(()), "{sql}");
+        }
+    }
+
+    #[test]
+    fn writes_and_tricks_are_refused_with_the_reason() {
+        for (sql, word) in [
+            ("DROP TABLE t", "DROP"),
+            ("delete from t", "DELETE"),
+            ("UPDATE t SET a = 1 WHERE id = 2", "UPDATE"),
+            ("INSERT INTO t VALUES (1)", "INSERT"),
+            ("REPLACE INTO t VALUES (1)", "REPLACE"),
+            ("CREATE TABLE x(a)", "CREATE"),
+            ("ALTER TABLE t ADD b", "ALTER"),
+            ("ATTACH 'x.db' AS x", "ATTACH"),
+            ("DETACH x", "DETACH"),
+            ("VACUUM INTO '/tmp/x.db'", "VACUUM"),
+            ("WITH x AS (SELECT 1) DELETE FROM t", "DELETE"),
+            ("/* hi */ DROP TABLE t", "DROP"),
+            ("SELECT load_extension('x')", "load_extension"),
+            ("PRAGMA user_version = 3", "user_version"),
+            ("PRAGMA user_version(3)", "user_version"),
+            ("PRAGMA journal_mode", "journal_mode"),
+            ("PRAGMA table_info = 3", "table_info"),
+            ("SELECT 1; SELECT 2", "one statement"),
+            ("BEGIN", "BEGIN"),
+            ("ANALYZE", "ANALYZE"),
+            ("EXPLAIN PRAGMA user_version = 1", "EXPLAIN PRAGMA"),
+        ] {
+            let m = refused_msg(sql);
+            assert!(m.contains(word) && m.starts_with("refused:"), "{sql}: {m}");
+        }
+    }
+
+    fn job(path: &std::path::Path, sql: &str) -> Job {
+        Job {
+            name: "t".into(),
+            path: path.into(),
+            sql: sql.into(),
+            params: Vec::new(),
+            max_rows: 10,
+            max_bytes: 10_000,
+            time_limit: Duration::from_secs(5),
+        }
+    }
+
+    /// The SQLite layers alone (no statement-kind check) refuse writes too.
+    #[test]
+    fn the_connection_refuses_writes_without_the_statement_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let copy = dir.path().join("copy.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        drop(conn);
+        let before = std::fs::read(&path).unwrap();
+        for sql in [
+            "DELETE FROM t".to_string(),
+            "INSERT INTO t VALUES (2)".into(),
+            "UPDATE t SET x = 3".into(),
+            "DROP TABLE t".into(),
+            "CREATE TABLE u (y)".into(),
+            "CREATE TEMP TABLE u (y)".into(),
+            "PRAGMA user_version = 5".into(),
+            // (PRAGMA query_only = OFF passes this layer: it only changes the
+            // connection, which is read-only anyway and lives for one statement.)
+            "VACUUM".into(),
+            format!("VACUUM INTO '{}'", copy.display()),
+        ] {
+            let (tx, _rx) = tokio::sync::oneshot::channel();
+            let r = job(&path, &sql).run(tx);
+            assert!(matches!(r, Err(ToolError::Refused(_))), "{sql}: {r:?}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(!copy.exists());
+    }
+
+    #[test]
+    fn the_tokenizer_skips_literals_and_comments() {
+        assert_eq!(
+            tokenize("a 'b''c' \"d\" [e] `f` -- g\n/* h */ i;"),
+            vec![
+                Token::Word("A".into()),
+                Token::Quoted,
+                Token::Quoted,
+                Token::Quoted,
+                Token::Quoted,
+                Token::Word("I".into()),
+                Token::Punct(';'),
+            ]
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! Workflow commands: reusable DAGs of steps, their runs and each run's step
+//! states (the UI draws them as a graph).
+
+use ensemble_core::orchestrator::workflow::WorkflowRun;
+use ensemble_core::workflows::{Workflow, WorkflowInput};
+use ensemble_core::{CoreError, Page, Paging};
+use tauri::State;
+
+use super::require_id;
+use crate::error::CmdResult;
+use crate::state::AppState;
+
+/// The largest run input accepted (as JSON text): it is copied into prompts.
+const MAX_INPUT: usize = 64 * 1024;
+
+#[tauri::command]
+pub async fn workflows_list(
+    state: State<'_, AppState>,
+    templates_only: Option<bool>,
+    paging: Option<Paging>,
+) -> CmdResult<Page<Workflow>> {
+    state
+        .call(move |core| {
+            core.list_workflows(templates_only.unwrap_or(false), paging.unwrap_or_default())
+        })
+        .await
+}
+
+#[tauri::command]
+pub async fn workflows_get(state: State<'_, AppState>, id: String) -> CmdResult<Workflow> {
+    require_id("id", &id)?;
+    state.call(move |core| core.get_workflow(&id)).await
+}
+
+/// Creates a workflow from its definition (validated: known steps, no cycle).
+#[tauri::command]
+pub async fn workflows_create(
+    state: State<'_, AppState>,
+    input: WorkflowInput,
+) -> CmdResult<Workflow> {
+    state.call(move |core| core.create_workflow(input)).await
+}
+
+/// Starts a run: every ready step becomes a task now.
+#[tauri::command]
+pub async fn workflows_run(
+    state: State<'_, AppState>,
+    id: String,
+    input: Option<serde_json::Value>,
+) -> CmdResult<WorkflowRun> {
+    require_id("id", &id)?;
+    let input = input.unwrap_or(serde_json::Value::Null);
+    let len = input.to_string().len();
+    if len > MAX_INPUT {
+        return Err(CoreError::TooLarge {
+            field: "input".into(),
+            len,
+            max: MAX_INPUT,
+        }
+        .into());
+    }
+    state
+        .call(move |core| core.start_workflow(&id, input))
+        .await
+}
+
+/// Runs of a workflow, newest first.
+#[tauri::command]
+pub async fn workflows_runs(
+    state: State<'_, AppState>,
+    workflow_id: String,
+) -> CmdResult<Vec<WorkflowRun>> {
+    require_id("workflowId", &workflow_id)?;
+    state
+        .call(move |core| {
+            core.get_workflow(&workflow_id)?;
+            core.workflow_runs(&workflow_id)
+        })
+        .await
+}
+
+/// One run with the state of each step.
+#[tauri::command]
+pub async fn workflows_run_status(
+    state: State<'_, AppState>,
+    run_id: String,
+) -> CmdResult<WorkflowRun> {
+    require_id("runId", &run_id)?;
+    state.call(move |core| core.workflow_run(&run_id)).await
+}
