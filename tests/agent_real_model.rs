@@ -6,8 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+#[path = "common/model.rs"]
+mod model;
+
+use std::path::Path;
 use std::process::Command;
+
+use model::data_dir_with_model;
 
 use ensemble_core::agents::{AgentInput, Autonomy};
 use ensemble_core::runs::ToolCallState;
@@ -15,32 +20,6 @@ use ensemble_core::tasks::{NewTask, TaskStatus};
 use ensemble_core::tools::code::{CodeRun, Isolation};
 use ensemble_core::tools::Tool;
 use ensemble_core::Core;
-
-fn model() -> PathBuf {
-    let p = std::env::var_os("ENSEMBLE_TEST_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/ensemble/models/gemma-3-270m-q4_k_m.gguf")
-        });
-    assert!(
-        p.exists(),
-        "the test model is missing at {}; run scripts/install-model.sh",
-        p.display()
-    );
-    p
-}
-
-fn data_dir_with_model() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let models = dir.path().join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    let dst = models.join("gemma-3-270m-q4_k_m.gguf");
-    if std::fs::hard_link(model(), &dst).is_err() {
-        std::fs::copy(model(), &dst).unwrap();
-    }
-    dir
-}
 
 fn run_until_idle(dir: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ensemble"))
