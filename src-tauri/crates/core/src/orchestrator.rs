@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
+use rusqlite::OptionalExtension;
+use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -224,9 +225,8 @@ impl Orchestrator {
         Ok(())
     }
 
-    async fn capacity(&self) -> Result<Capacity> {
+    async fn capacity(&self, providers: Vec<crate::providers::ProviderConfig>) -> Result<Capacity> {
         self.refresh_agents().await?;
-        let providers = self.blocking(|c| c.list_providers()).await?;
         let g = self.lock();
         let now = Instant::now();
         let mut cap = Capacity {
@@ -273,11 +273,26 @@ impl Orchestrator {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(self.config.poll) => {}
                 ev = events.recv() => {
-                    if let Ok(c) = ev {
-                        self.on_change(&c).await;
-                    } else {
+                    // Take the changes already waiting too, so that a burst
+                    // of them costs one look at the queue, not one each.
+                    let mut batch = Vec::new();
+                    let mut lagged = ev.is_err();
+                    batch.extend(ev.ok());
+                    while batch.len() < 1024 {
+                        match events.try_recv() {
+                            Ok(c) => batch.push(c),
+                            Err(broadcast::error::TryRecvError::Empty) => break,
+                            Err(broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
+                            Err(broadcast::error::TryRecvError::Closed) => {
+                                lagged = true;
+                                break;
+                            }
+                        }
+                    }
+                    if lagged {
                         self.lock().agents_stale = true;
                     }
+                    self.on_changes(&batch).await;
                 }
                 Some(_) = jobs.join_next(), if !jobs.is_empty() => {}
             }
@@ -313,23 +328,52 @@ impl Orchestrator {
         Ok(())
     }
 
-    async fn on_change(&self, c: &crate::Change) {
-        match c.entity {
-            Entity::Agent | Entity::Provider | Entity::Settings | Entity::External => {
-                self.lock().agents_stale = true
-            }
-            Entity::Task => {
-                let token = self.lock().running.get(&c.id).map(|r| r.cancel.clone());
-                if let Some(token) = token {
-                    let id = c.id.clone();
-                    if let Ok(t) = self.blocking(move |co| co.get_task(&id)).await {
-                        if t.status == TaskStatus::Cancelled {
-                            token.cancel();
+    async fn on_changes(&self, changes: &[crate::Change]) {
+        // Running tasks that changed: one was perhaps cancelled.
+        let mut touched: Vec<(Id, CancellationToken)> = Vec::new();
+        {
+            let mut g = self.lock();
+            for c in changes {
+                match c.entity {
+                    Entity::Agent | Entity::Provider | Entity::Settings | Entity::External => {
+                        g.agents_stale = true
+                    }
+                    Entity::Task => {
+                        if let Some(r) = g.running.get(&c.id) {
+                            if !touched.iter().any(|(id, _)| *id == c.id) {
+                                touched.push((c.id.clone(), r.cancel.clone()));
+                            }
                         }
                     }
+                    _ => {}
                 }
             }
-            _ => {}
+        }
+        if touched.is_empty() {
+            return;
+        }
+        let ids: Vec<Id> = touched.iter().map(|(id, _)| id.clone()).collect();
+        let cancelled = self
+            .blocking(move |co| {
+                co.read(|conn| {
+                    let mut stmt = conn.prepare_cached("SELECT status FROM tasks WHERE id = ?1")?;
+                    let mut out = Vec::new();
+                    for id in ids {
+                        let status: Option<String> =
+                            stmt.query_row([&id], |r| r.get(0)).optional()?;
+                        if status.as_deref() == Some(TaskStatus::Cancelled.as_str()) {
+                            out.push(id);
+                        }
+                    }
+                    Ok(out)
+                })
+            })
+            .await
+            .unwrap_or_default();
+        for (id, token) in touched {
+            if cancelled.contains(&id) {
+                token.cancel();
+            }
         }
     }
 
@@ -337,7 +381,11 @@ impl Orchestrator {
         if self.stop.is_cancelled() {
             return Ok(());
         }
-        let settings = self.blocking(|c| c.settings()).await?;
+        // Settings and providers in one read (providers are only used when
+        // there is room to claim).
+        let (settings, providers) = self
+            .blocking(|c| Ok((c.settings()?, c.list_providers()?)))
+            .await?;
         if settings.paused {
             return Ok(());
         }
@@ -346,7 +394,7 @@ impl Orchestrator {
         if free == 0 {
             return Ok(());
         }
-        let cap = self.capacity().await?;
+        let cap = self.capacity(providers).await?;
         let aging = self.config.aging_minutes;
         let claimed = self
             .blocking(move |c| {

@@ -16,7 +16,12 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::error::{CoreError, Result};
 use crate::events::{Change, ChangeOp, Entity};
 
-const MAX_IDLE_READERS: usize = 4;
+/// Read connections kept open between reads. The scheduler, the running
+/// agents and the UI read at once; a reader beyond these is opened for the
+/// read and closed after it, which costs more than most reads.
+const MAX_IDLE_READERS: usize = 8;
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 256;
 
 pub struct Store {
     path: PathBuf,
@@ -43,6 +48,25 @@ impl<'c> Tx<'c> {
     }
 }
 
+// Shadow `Connection::execute` / `query_row` (reached through `Deref`) so
+// that every write goes through the connection's statement cache instead of
+// parsing its SQL again each time.
+impl Tx<'_> {
+    /// [`rusqlite::Connection::execute`], with a cached statement.
+    pub fn execute<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.inner.prepare_cached(sql)?.execute(params)
+    }
+
+    /// [`rusqlite::Connection::query_row`], with a cached statement.
+    pub fn query_row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.inner.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
 impl<'c> Deref for Tx<'c> {
     type Target = rusqlite::Transaction<'c>;
     fn deref(&self) -> &Self::Target {
@@ -64,6 +88,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
+    // rusqlite keeps 16 prepared statements by default; one task's way
+    // through the scheduler uses more distinct statements than that, so
+    // each was evicted before its next use and parsed again every time.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;

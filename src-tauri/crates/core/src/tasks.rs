@@ -187,8 +187,136 @@ pub(crate) const COLS: &str = "id, title, objective, task_type, priority, status
     completed_at, deadline, created_at, updated_at, \
     (SELECT json_group_array(depends_on_id) FROM task_dependencies d WHERE d.task_id = tasks.id) AS depends_on";
 
+/// The columns of [`COLS`], in order.
+const COL_NAMES: [&str; 36] = [
+    "id",
+    "title",
+    "objective",
+    "task_type",
+    "priority",
+    "status",
+    "crew_id",
+    "crew_run_id",
+    "workflow_run_id",
+    "workflow_step",
+    "assigned_agent_id",
+    "routed_agent_id",
+    "required_capabilities",
+    "created_by",
+    "parent_task_id",
+    "delegation_depth",
+    "input",
+    "output",
+    "confidence",
+    "error",
+    "requires_approval",
+    "attempts",
+    "max_attempts",
+    "next_attempt_at",
+    "failed_agents",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "max_cost",
+    "max_tokens",
+    "started_at",
+    "completed_at",
+    "deadline",
+    "created_at",
+    "updated_at",
+    "depends_on",
+];
+
+/// Reads a task row's columns. When the statement selects exactly [`COLS`]
+/// (every query here does) a column is read by its position: rusqlite's
+/// by-name lookup asks SQLite for every column's name on each read, which
+/// made reading a task cost more than the query that found it. Errors are
+/// those of [`RowCtx`].
+struct TaskRow<'r, 's> {
+    ctx: RowCtx<'r, 's>,
+    row: &'r rusqlite::Row<'s>,
+    by_position: bool,
+}
+
+impl<'r, 's> TaskRow<'r, 's> {
+    fn new(row: &'r rusqlite::Row<'s>) -> Result<Self> {
+        let stmt: &rusqlite::Statement<'_> = row.as_ref();
+        // Checking the count and both ends is enough to tell a `COLS`
+        // select from any other; checking every name costs 36 calls per row.
+        let last = COL_NAMES.len() - 1;
+        let by_position = stmt.column_count() == COL_NAMES.len()
+            && stmt.column_name(0).is_ok_and(|c| c == COL_NAMES[0])
+            && stmt.column_name(last).is_ok_and(|c| c == COL_NAMES[last]);
+        Ok(Self {
+            ctx: RowCtx::new(row, "task")?,
+            row,
+            by_position,
+        })
+    }
+
+    fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> Result<T> {
+        let at = if self.by_position {
+            COL_NAMES.iter().position(|n| *n == col)
+        } else {
+            None
+        };
+        match at {
+            Some(i) => self.row.get(i).map_err(|e| self.corrupt(col, e)),
+            None => self.ctx.get(col),
+        }
+    }
+
+    fn corrupt(&self, col: &str, detail: impl std::fmt::Display) -> CoreError {
+        CoreError::Corrupt {
+            entity: "task",
+            id: self.ctx.id().to_string(),
+            detail: format!("column {col}: {detail}"),
+        }
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self, col: &str) -> Result<T> {
+        let text: String = self.get(col)?;
+        serde_json::from_str(&text).map_err(|e| self.corrupt(col, e))
+    }
+
+    fn parse<T: std::str::FromStr>(&self, col: &str) -> Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let text: String = self.get(col)?;
+        text.parse().map_err(|e| self.corrupt(col, e))
+    }
+
+    fn ts(&self, col: &str) -> Result<Timestamp> {
+        let text: String = self.get(col)?;
+        time::parse(&text).ok_or_else(|| self.corrupt(col, format!("bad timestamp '{text}'")))
+    }
+
+    fn ts_opt(&self, col: &str) -> Result<Option<Timestamp>> {
+        let text: Option<String> = self.get(col)?;
+        text.map(|t| {
+            time::parse(&t).ok_or_else(|| self.corrupt(col, format!("bad timestamp '{t}'")))
+        })
+        .transpose()
+    }
+
+    fn bool(&self, col: &str) -> Result<bool> {
+        Ok(self.get::<i64>(col)? != 0)
+    }
+
+    fn u32(&self, col: &str) -> Result<u32> {
+        let v: i64 = self.get(col)?;
+        u32::try_from(v).map_err(|_| self.corrupt(col, format!("{v} is out of range")))
+    }
+
+    fn u64(&self, col: &str) -> Result<u64> {
+        let v: i64 = self.get(col)?;
+        u64::try_from(v).map_err(|_| self.corrupt(col, format!("{v} is out of range")))
+    }
+}
+
 pub(crate) fn task_from_row(r: &rusqlite::Row<'_>) -> Result<Task> {
-    let c = RowCtx::new(r, "task")?;
+    let c = TaskRow::new(r)?;
     let priority: i64 = c.get("priority")?;
     Ok(Task {
         id: c.get("id")?,
@@ -384,11 +512,39 @@ pub struct TaskLinks {
 /// Moves a task to `to` if the state machine allows it, stamping times and
 /// publishing the change. Returns the updated task.
 pub fn move_task(tx: &mut Tx<'_>, id: &str, to: TaskStatus, error: Option<&str>) -> Result<Task> {
-    let current = load_task(tx, id)?;
-    status::check_move(current.status, to)?;
+    set_status(tx, id, to, error)?;
+    load_task(tx, id)
+}
+
+/// [`move_task`] without reading the task back, for callers that do not
+/// need it (the scheduler's hot path).
+pub(crate) fn set_status(
+    tx: &mut Tx<'_>,
+    id: &str,
+    to: TaskStatus,
+    error: Option<&str>,
+) -> Result<()> {
+    let (status, started_at): (String, Option<String>) = query_one(
+        tx,
+        "SELECT status, started_at FROM tasks WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?
+    .ok_or_else(|| CoreError::not_found("task", id))?;
+    let corrupt = |col: &str, detail: String| CoreError::Corrupt {
+        entity: "task",
+        id: id.to_string(),
+        detail: format!("column {col}: {detail}"),
+    };
+    let current: TaskStatus = status
+        .parse()
+        .map_err(|e: CoreError| corrupt("status", e.to_string()))?;
+    if let Some(t) = started_at.as_deref() {
+        time::parse(t).ok_or_else(|| corrupt("started_at", format!("bad timestamp '{t}'")))?;
+    }
+    status::check_move(current, to)?;
     let now = time::now_sql();
-    let started =
-        matches!(to, TaskStatus::Planning | TaskStatus::Running) && current.started_at.is_none();
+    let started = matches!(to, TaskStatus::Planning | TaskStatus::Running) && started_at.is_none();
     tx.execute(
         "UPDATE tasks SET status = ?2, updated_at = ?3,
             started_at = CASE WHEN ?4 THEN ?3 ELSE started_at END,
@@ -405,7 +561,7 @@ pub fn move_task(tx: &mut Tx<'_>, id: &str, to: TaskStatus, error: Option<&str>)
         ],
     )?;
     tx.changed(Entity::Task, ChangeOp::Updated, id);
-    load_task(tx, id)
+    Ok(())
 }
 
 impl Core {
@@ -548,13 +704,24 @@ impl Core {
     }
 
     /// The kanban board: for each status, its total and its first tasks by
-    /// priority then age.
+    /// priority then age. Totals come from `task_counts` (kept by triggers)
+    /// when the filter is only statuses and/or top-level.
     pub fn task_board(&self, filter: &TaskFilter, per_column: u32) -> Result<Vec<BoardColumn>> {
         let per_column = per_column.clamp(1, 500);
         let statuses = filter
             .statuses
             .clone()
             .unwrap_or_else(|| TaskStatus::ALL.to_vec());
+        let counted = filter.crew_id.is_none()
+            && filter.agent_id.is_none()
+            && filter.parent_task_id.is_none()
+            && filter.min_priority.is_none()
+            && filter.search.as_deref().is_none_or(|s| s.trim().is_empty());
+        let count_sql = if filter.top_level == Some(true) {
+            "SELECT coalesce((SELECT top_level FROM task_counts WHERE status = ?1), 0)"
+        } else {
+            "SELECT coalesce((SELECT n FROM task_counts WHERE status = ?1), 0)"
+        };
         self.store().read_tx(|c| {
             let mut out = Vec::with_capacity(statuses.len());
             for status in statuses {
@@ -563,11 +730,16 @@ impl Core {
                     ..filter.clone()
                 };
                 let (wher, args) = filter_sql(&f)?;
-                let total: u64 = c.query_row(
-                    &format!("SELECT count(*) FROM tasks {wher}"),
-                    rusqlite::params_from_iter(args.iter()),
-                    |r| r.get(0),
-                )?;
+                let total: u64 = if counted {
+                    let n: i64 = c.prepare_cached(count_sql)?.query_row([status], |r| r.get(0))?;
+                    n.max(0) as u64
+                } else {
+                    c.query_row(
+                        &format!("SELECT count(*) FROM tasks {wher}"),
+                        rusqlite::params_from_iter(args.iter()),
+                        |r| r.get(0),
+                    )?
+                };
                 let tasks = if total == 0 {
                     Vec::new()
                 } else {

@@ -746,6 +746,61 @@ fn lists_filter_and_page() {
     assert_eq!(board.len(), TaskStatus::ALL.len());
 }
 
+/// The board's column totals come from `task_counts`, kept by triggers; after
+/// inserts, moves, cancels and deletes of top-level tasks and subtasks they
+/// must equal a count of the tasks themselves, with and without subtasks.
+#[test]
+fn board_totals_follow_every_change() {
+    let c = core();
+    let mut ids: Vec<String> = Vec::new();
+    for i in 0..12 {
+        let parent: Option<String> = (i % 3 == 2).then(|| ids[i - 1].clone());
+        let t = c
+            .create_task(NewTask {
+                title: format!("t{i}"),
+                parent_task_id: parent,
+                ..Default::default()
+            })
+            .unwrap();
+        ids.push(t.id);
+    }
+    c.set_task_status(&ids[0], TaskStatus::Planning).unwrap();
+    c.set_task_status(&ids[2], TaskStatus::Planning).unwrap();
+    c.set_task_status(&ids[2], TaskStatus::Running).unwrap();
+    c.cancel_task(&ids[3]).unwrap();
+    c.cancel_task(&ids[5]).unwrap();
+    c.delete_task(&ids[11]).unwrap();
+    c.delete_task(&ids[4]).unwrap();
+    for top_level in [None, Some(true)] {
+        let filter = TaskFilter {
+            top_level,
+            ..Default::default()
+        };
+        let board = c.task_board(&filter, 3).unwrap();
+        for col in &board {
+            let f = TaskFilter {
+                statuses: Some(vec![col.status]),
+                top_level,
+                ..Default::default()
+            };
+            let counted = c.list_tasks(&f, Paging::default()).unwrap().total;
+            assert_eq!(
+                col.total, counted,
+                "{:?} top_level={top_level:?}",
+                col.status
+            );
+            assert!(col.tasks.len() as u64 <= col.total.min(3));
+        }
+        let all: u64 = board.iter().map(|col| col.total).sum();
+        let f = TaskFilter {
+            top_level,
+            ..Default::default()
+        };
+        assert_eq!(all, c.list_tasks(&f, Paging::default()).unwrap().total);
+        assert!(all >= 6, "only {all} tasks left");
+    }
+}
+
 // ---------------------------------------------------------------- approvals, messages, chat, settings
 
 #[test]

@@ -4,7 +4,7 @@
 //! (complete, retry with backoff, fail, park, requeue), and recovery after a
 //! crash.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
@@ -18,7 +18,7 @@ use crate::runs::{self, RunStatus};
 use crate::runtime::{Job, Outcome};
 use crate::store::row::{query_all, to_json};
 use crate::store::Tx;
-use crate::tasks::{load_task, move_task, task_from_row, Task, TaskStatus, COLS};
+use crate::tasks::{load_task, move_task, set_status, task_from_row, Task, TaskStatus, COLS};
 use crate::time;
 use crate::{Core, Id};
 
@@ -111,13 +111,46 @@ fn jitter() -> f64 {
 
 /// Priority with aging: one level per `aging_minutes` waited, at most 10.
 pub fn effective_priority(t: &Task, now: chrono::DateTime<chrono::Utc>, aging_minutes: f64) -> f64 {
-    let waited = (now - t.created_at).num_milliseconds().max(0) as f64 / 60_000.0;
+    aged_priority(t.priority, t.created_at, now, aging_minutes)
+}
+
+fn aged_priority(
+    priority: u8,
+    created_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+    aging_minutes: f64,
+) -> f64 {
+    let waited = (now - created_at).num_milliseconds().max(0) as f64 / 60_000.0;
     let lift = if aging_minutes > 0.0 {
         waited / aging_minutes
     } else {
         0.0
     };
-    (f64::from(t.priority) + lift).min(10.0 + f64::from(t.priority) / 100.0)
+    (f64::from(priority) + lift).min(10.0 + f64::from(priority) / 100.0)
+}
+
+/// A queued task as the scheduler ranks it; the whole task is read only
+/// for the ones it gets to.
+struct Ranked {
+    id: Id,
+    priority: u8,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn ranked_from_row(r: &rusqlite::Row<'_>) -> Result<Ranked> {
+    let id: String = r.get(0)?;
+    let priority: i64 = r.get(1)?;
+    let created: String = r.get(2)?;
+    let created_at = time::parse(&created).ok_or_else(|| crate::CoreError::Corrupt {
+        entity: "task",
+        id: id.clone(),
+        detail: format!("column created_at: bad timestamp '{created}'"),
+    })?;
+    Ok(Ranked {
+        id,
+        priority: u8::try_from(priority).unwrap_or(5),
+        created_at,
+    })
 }
 
 enum DepState {
@@ -153,9 +186,9 @@ fn start(tx: &mut Tx<'_>, task: &Task, agent: &Agent) -> Result<Job> {
     let latest = runs::latest_run(tx, &task.id)?;
     let resume = latest.filter(|r| matches!(r.status, RunStatus::Interrupted | RunStatus::Waiting));
     if task.status == TaskStatus::Queued {
-        move_task(tx, &task.id, TaskStatus::Planning, None)?;
+        set_status(tx, &task.id, TaskStatus::Planning, None)?;
     }
-    move_task(tx, &task.id, TaskStatus::Running, None)?;
+    set_status(tx, &task.id, TaskStatus::Running, None)?;
     let now = time::now_sql();
     let run = match resume {
         Some(r) => {
@@ -205,49 +238,54 @@ impl Core {
         let now_sql = time::to_sql(&now);
         self.write(|tx| {
             let window = (max * 4).clamp(32, 400);
-            let mut cands: Vec<Task> = query_all(
+            let mut cands: Vec<Ranked> = query_all(
                 tx,
                 &format!(
-                    "SELECT {COLS} FROM tasks WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
+                    "SELECT id, priority, created_at FROM tasks WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
                      ORDER BY priority DESC, created_at LIMIT {window}"
                 ),
                 [&now_sql],
-                task_from_row,
+                ranked_from_row,
             )?;
-            let oldest: Vec<Task> = query_all(
+            let oldest: Vec<Ranked> = query_all(
                 tx,
                 &format!(
-                    "SELECT {COLS} FROM tasks WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
+                    // Left to itself SQLite walks `tasks_board` and sorts every
+                    // queued task here (milliseconds with a long queue).
+                    "SELECT id, priority, created_at FROM tasks INDEXED BY tasks_queued_age
+                     WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
                      ORDER BY created_at LIMIT {window}"
                 ),
                 [&now_sql],
-                task_from_row,
+                ranked_from_row,
             )?;
+            let mut seen: HashSet<Id> = cands.iter().map(|c| c.id.clone()).collect();
             for t in oldest {
-                if !cands.iter().any(|c| c.id == t.id) {
+                if seen.insert(t.id.clone()) {
                     cands.push(t);
                 }
             }
             cands.sort_by(|a, b| {
-                effective_priority(b, now, aging_minutes)
-                    .total_cmp(&effective_priority(a, now, aging_minutes))
+                aged_priority(b.priority, b.created_at, now, aging_minutes)
+                    .total_cmp(&aged_priority(a.priority, a.created_at, now, aging_minutes))
                     .then(a.created_at.cmp(&b.created_at))
                     .then(a.id.cmp(&b.id))
             });
             let mut jobs = Vec::new();
-            for t in cands {
+            for c in cands {
                 if jobs.len() >= max {
                     break;
                 }
-                match dependency_state(tx, &t.id)? {
+                match dependency_state(tx, &c.id)? {
                     DepState::Waiting => continue,
                     DepState::Broken(why) => {
-                        move_task(tx, &t.id, TaskStatus::Planning, None)?;
-                        move_task(tx, &t.id, TaskStatus::Failed, Some(&why))?;
+                        set_status(tx, &c.id, TaskStatus::Planning, None)?;
+                        set_status(tx, &c.id, TaskStatus::Failed, Some(&why))?;
                         continue;
                     }
                     DepState::Ready => {}
                 }
+                let t = load_task(tx, &c.id)?;
                 let chosen = {
                     let c = cap.candidates();
                     routing::choose(&t, &c).cloned()
@@ -318,7 +356,7 @@ impl Core {
             match outcome {
                 Outcome::Completed { output, confidence } => {
                     runs::finish_run(tx, run, RunStatus::Completed, None)?;
-                    move_task(tx, &current.id, TaskStatus::Completed, None)?;
+                    set_status(tx, &current.id, TaskStatus::Completed, None)?;
                     tx.execute(
                         "UPDATE tasks SET output = ?2, confidence = ?3, error = NULL, updated_at = ?4 WHERE id = ?1",
                         params![current.id, output, confidence, time::now_sql()],
@@ -328,7 +366,7 @@ impl Core {
                 }
                 Outcome::Failed { error, retryable } => {
                     runs::finish_run(tx, run, RunStatus::Failed, Some(error))?;
-                    move_task(tx, &current.id, TaskStatus::Failed, Some(error))?;
+                    set_status(tx, &current.id, TaskStatus::Failed, Some(error))?;
                     let mut failed = current.failed_agents.clone();
                     if !failed.contains(&job.agent.id) {
                         failed.push(job.agent.id.clone());
@@ -341,7 +379,7 @@ impl Core {
                     if *retryable && current.attempts < current.max_attempts {
                         let delay = retry.delay(current.attempts, jitter());
                         let at = time::now() + ChronoDuration::milliseconds(delay.as_millis() as i64);
-                        move_task(tx, &current.id, TaskStatus::Queued, None)?;
+                        set_status(tx, &current.id, TaskStatus::Queued, None)?;
                         tx.execute(
                             "UPDATE tasks SET next_attempt_at = ?2, completed_at = NULL WHERE id = ?1",
                             params![current.id, time::to_sql(&at)],
@@ -352,17 +390,17 @@ impl Core {
                 }
                 Outcome::Parked { status } => {
                     runs::finish_run(tx, run, RunStatus::Waiting, None)?;
-                    move_task(tx, &current.id, *status, None)?;
+                    set_status(tx, &current.id, *status, None)?;
                 }
                 Outcome::Requeue { reason } => {
                     runs::finish_run(tx, run, RunStatus::Interrupted, Some(reason))?;
-                    move_task(tx, &current.id, TaskStatus::Queued, None)?;
+                    set_status(tx, &current.id, TaskStatus::Queued, None)?;
                 }
                 Outcome::Cancelled => {
                     // Not cancelled by a person (checked above): the process is
                     // stopping. The run resumes after a restart.
                     runs::finish_run(tx, run, RunStatus::Interrupted, Some("stopped before it finished"))?;
-                    move_task(tx, &current.id, TaskStatus::Queued, None)?;
+                    set_status(tx, &current.id, TaskStatus::Queued, None)?;
                 }
             }
             // Totals over every run of the task.

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "orchestrator",
         sql: include_str!("../../migrations/0002_orchestrator.sql"),
     },
+    Migration {
+        version: 3,
+        name: "board_counts",
+        sql: include_str!("../../migrations/0003_board_counts.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.
