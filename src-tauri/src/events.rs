@@ -59,24 +59,7 @@ pub fn start_forwarding<R: Runtime>(app: &tauri::AppHandle<R>) {
         }
     });
 
-    // Writes by other processes bump `data_version` on our connection.
-    tauri::async_runtime::spawn(async move {
-        let mut last = None;
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = tokio::time::sleep(EXTERNAL_POLL) => {}
-            }
-            let c = core.clone();
-            let v = tauri::async_runtime::spawn_blocking(move || c.store().external_data_version())
-                .await;
-            let Ok(Ok(v)) = v else { continue };
-            if last.is_some_and(|l| l != v) {
-                // The forwarder above sends it on to the UI with the rest.
-                core.events()
-                    .publish(Change::new(Entity::External, ChangeOp::Updated, "database"));
-            }
-            last = Some(v);
-        }
-    });
+    // Writes by other processes bump `data_version` on our connection; the
+    // forwarder above sends the resulting change on to the UI.
+    tauri::async_runtime::spawn(core.watch_external_writes(EXTERNAL_POLL, stop));
 }

@@ -1,7 +1,7 @@
 //! `ensemble agents …`
 
 use clap::Subcommand;
-use ensemble_core::agents::{AgentFilter, AgentInput, Autonomy};
+use ensemble_core::agents::{AgentFilter, AgentInput, AgentStatus, Autonomy};
 use ensemble_core::{validate, Core, Paging};
 
 use super::output::clip;
@@ -44,6 +44,11 @@ pub enum AgentsCmd {
     },
     /// Remove an agent
     Rm { id: String },
+    /// Pause an agent: it takes no new work (a running `ensemble run` or the
+    /// app notices within a couple of seconds)
+    Pause { id: String },
+    /// Resume a paused agent
+    Resume { id: String },
 }
 
 pub fn run(core: &Core, out: &Out, cmd: AgentsCmd) -> CliResult {
@@ -88,6 +93,8 @@ pub fn run(core: &Core, out: &Out, cmd: AgentsCmd) -> CliResult {
             );
             Ok(())
         }
+        AgentsCmd::Pause { id } => set_paused(core, out, &id, true),
+        AgentsCmd::Resume { id } => set_paused(core, out, &id, false),
         AgentsCmd::Show { id } => {
             let a = core.get_agent(&id)?;
             if out.json {
@@ -152,4 +159,20 @@ pub fn run(core: &Core, out: &Out, cmd: AgentsCmd) -> CliResult {
             Ok(())
         }
     }
+}
+
+fn set_paused(core: &Core, out: &Out, id: &str, paused: bool) -> CliResult {
+    let status = if paused {
+        AgentStatus::Paused
+    } else {
+        AgentStatus::Idle
+    };
+    core.set_agent_status(id, status)?;
+    let a = core.get_agent(id)?;
+    if out.json {
+        return out.json(&a);
+    }
+    let what = if paused { "Paused" } else { "Resumed" };
+    out.text(&format!("{what} {} ({})", a.name, a.id));
+    Ok(())
 }

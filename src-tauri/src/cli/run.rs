@@ -2,6 +2,7 @@
 //! (Ctrl-C / SIGTERM), or with `--until-idle` until nothing is left that can
 //! progress (tasks waiting for a human's decision do not keep it running).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,10 +69,17 @@ pub fn run(core: &Arc<Core>, out: &Out, args: RunArgs) -> CliResult {
             }
             stop.shutdown();
         });
-        // Report tasks as they finish.
+        // Pauses, cancellations and settings changed by another process
+        // (the app, the CLI) reach the orchestrator through this.
+        let watch_stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(services.core.clone().watch_external_writes(Duration::from_secs(1), watch_stop.clone()));
+        let _stop_watch = watch_stop.drop_guard();
+        // Report tasks as they finish: once per task and status (a finished
+        // task can change again, e.g. when its cost is recorded).
         let mut rx = services.core.events().subscribe();
         let reporter_core = services.core.clone();
         tokio::spawn(async move {
+            let mut reported: HashMap<String, TaskStatus> = HashMap::new();
             while let Ok(c) = rx.recv().await {
                 if c.entity != Entity::Task {
                     continue;
@@ -80,6 +88,14 @@ pub fn run(core: &Arc<Core>, out: &Out, args: RunArgs) -> CliResult {
                 let id = c.id.clone();
                 let Ok(Ok(t)) = tokio::task::spawn_blocking(move || core.get_task(&id)).await else { continue };
                 if !matches!(t.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::AwaitingApproval | TaskStatus::WaitingInput) {
+                    reported.remove(&t.id);
+                    continue;
+                }
+                if reported.len() >= 10_000 {
+                    // Bounded: at worst a task is reported once more.
+                    reported.clear();
+                }
+                if reported.insert(t.id.clone(), t.status) == Some(t.status) {
                     continue;
                 }
                 let mut stdout = std::io::stdout().lock();

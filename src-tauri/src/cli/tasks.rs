@@ -42,6 +42,8 @@ pub enum TasksCmd {
     },
     /// Cancel a task (and its open subtasks)
     Cancel { id: String },
+    /// Put a failed task back in the queue (a failed workflow step reopens its run)
+    Retry { id: String },
     /// Make a task wait for another one
     Depend {
         id: String,
@@ -185,6 +187,20 @@ pub fn run(core: &Core, out: &Out, cmd: TasksCmd) -> CliResult {
                 return out.json(&t);
             }
             out.text(&format!("Cancelled task {} ({})", t.title, t.id));
+            Ok(())
+        }
+        TasksCmd::Retry { id } => {
+            let t = core.retry_task(&id)?;
+            if out.json {
+                return out.json(&t);
+            }
+            out.text(&format!(
+                "Queued task {} again ({}), attempt {} of {}",
+                t.title,
+                t.id,
+                t.attempts + 1,
+                t.max_attempts
+            ));
             Ok(())
         }
     }

@@ -2,7 +2,7 @@
 
 use ensemble_core::runs::RunTrace;
 use ensemble_core::tasks::{BoardColumn, NewTask, Task, TaskFilter, TaskPatch, TaskStatus};
-use ensemble_core::{Core, CoreError, Page, Paging};
+use ensemble_core::{Page, Paging};
 use tauri::State;
 
 use super::require_id;
@@ -84,42 +84,13 @@ pub async fn tasks_runs(state: State<'_, AppState>, id: String) -> CmdResult<Vec
     state.call(move |core| core.task_runs(&id)).await
 }
 
-/// Puts a failed task back in the queue (see [`retry`]).
+/// Puts a failed task back in the queue ([`ensemble_core::Core::retry_task`]).
 #[tauri::command]
 pub async fn tasks_retry(state: State<'_, AppState>, id: String) -> CmdResult<Task> {
     require_id("id", &id)?;
-    let task = state.call(move |core| retry(core, &id)).await?;
+    let task = state.call(move |core| core.retry_task(&id)).await?;
     if let Some(orch) = state.orchestrator() {
         orch.nudge();
     }
     Ok(task)
-}
-
-/// A person's retry of a failed task. The attempt count is kept, so the
-/// card tells the truth ("attempt 4/4") and the earlier runs stay in the
-/// trace; when the attempts were used up the task gets exactly one more
-/// (`max_attempts = attempts + 1`). Only `failed` can go back to the queue:
-/// `cancelled` is final in the state machine (create the task again).
-// TODO(core): belongs in the core as `Core::retry_task`, in one transaction.
-fn retry(core: &Core, id: &str) -> ensemble_core::Result<Task> {
-    let t = core.get_task(id)?;
-    if t.status != TaskStatus::Failed {
-        return Err(CoreError::validation(
-            "status",
-            format!("only failed tasks can be retried; this one is {}", t.status),
-        ));
-    }
-    let t = core.set_task_status(id, TaskStatus::Queued)?;
-    if t.attempts < t.max_attempts || t.attempts >= 20 {
-        return Ok(t);
-    }
-    let patch = TaskPatch {
-        max_attempts: Some(i64::from(t.attempts) + 1),
-        ..Default::default()
-    };
-    match core.update_task(id, patch) {
-        // The runner claimed and finished it already: it stays as it is.
-        Err(CoreError::Validation { .. }) => core.get_task(id),
-        other => other,
-    }
 }

@@ -55,6 +55,42 @@ impl Core {
     }
 }
 
+impl Core {
+    /// Publishes an [`Entity::External`](crate::Entity::External) change
+    /// whenever another process (the CLI, the app, a headless runner)
+    /// commits to the database, checking SQLite's `data_version` every
+    /// `every`, until `stop`. The orchestrator then reloads agents and
+    /// settings and notices cancelled tasks; the app forwards it to the UI.
+    pub async fn watch_external_writes(
+        self: std::sync::Arc<Self>,
+        every: std::time::Duration,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        // The first look publishes too: a write that landed between the
+        // caller's own first read and this watcher's first look counts.
+        let mut last = None;
+        loop {
+            let core = self.clone();
+            let v = tokio::task::spawn_blocking(move || core.store.external_data_version()).await;
+            if let Ok(Ok(v)) = v {
+                if last != Some(v) {
+                    tracing::debug!("another process wrote to the database");
+                    self.bus.publish(crate::Change::new(
+                        crate::Entity::External,
+                        crate::ChangeOp::Updated,
+                        "database",
+                    ));
+                }
+                last = Some(v);
+            }
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}
+
 /// What the About panel and Settings show about this installation.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct AppInfo {

@@ -335,8 +335,16 @@ impl Orchestrator {
             let mut g = self.lock();
             for c in changes {
                 match c.entity {
-                    Entity::Agent | Entity::Provider | Entity::Settings | Entity::External => {
-                        g.agents_stale = true
+                    Entity::Agent | Entity::Provider | Entity::Settings => g.agents_stale = true,
+                    // Another process wrote: agents or settings may have
+                    // changed, and a running task may have been cancelled.
+                    Entity::External => {
+                        g.agents_stale = true;
+                        for (id, r) in &g.running {
+                            if !touched.iter().any(|(t, _)| t == id) {
+                                touched.push((id.clone(), r.cancel.clone()));
+                            }
+                        }
                     }
                     Entity::Task => {
                         if let Some(r) = g.running.get(&c.id) {

@@ -634,6 +634,34 @@ impl Core {
         self.write(|tx| move_task(tx, id, to, None))
     }
 
+    /// A person's retry of a failed task, in one transaction. The attempt
+    /// count is kept, so the card tells the truth ("attempt 4/4") and the
+    /// earlier runs stay in the trace; when the attempts were used up the
+    /// task gets exactly one more (`max_attempts = attempts + 1`). Only
+    /// `failed` can go back to the queue (`cancelled` is final). A failed
+    /// workflow step reopens its run: the step runs again and the steps
+    /// skipped because of its failure wait for it once more.
+    pub fn retry_task(&self, id: &str) -> Result<Task> {
+        self.write(|tx| {
+            let t = load_task(tx, id)?;
+            if t.status != TaskStatus::Failed {
+                return Err(CoreError::validation(
+                    "status",
+                    format!("only failed tasks can be retried; this one is {}", t.status),
+                ));
+            }
+            set_status(tx, id, TaskStatus::Queued, None)?;
+            tx.execute(
+                "UPDATE tasks SET next_attempt_at = NULL,
+                    max_attempts = CASE WHEN attempts >= max_attempts THEN min(attempts + 1, 20) ELSE max_attempts END
+                 WHERE id = ?1",
+                [id],
+            )?;
+            crate::orchestrator::workflow::step_retried(tx, id)?;
+            load_task(tx, id)
+        })
+    }
+
     /// Cancels a task and its open subtasks.
     pub fn cancel_task(&self, id: &str) -> Result<Task> {
         self.write(|tx| {

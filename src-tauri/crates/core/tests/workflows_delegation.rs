@@ -16,7 +16,7 @@ use ensemble_core::agents::AgentInput;
 use ensemble_core::orchestrator::delegation::DelegationRequest;
 use ensemble_core::orchestrator::workflow::{StepStatus, WorkflowRunStatus};
 use ensemble_core::providers::scripted::{Reply, ScriptedProvider, Step};
-use ensemble_core::providers::{FinishReason, Role, StreamEvent};
+use ensemble_core::providers::{FinishReason, ProviderError, Role, StreamEvent};
 use ensemble_core::settings::SettingsPatch;
 use ensemble_core::tasks::{NewTask, TaskStatus};
 use ensemble_core::workflows::{
@@ -225,6 +225,85 @@ async fn a_false_condition_skips_its_branch() {
         .contains("condition"));
     let ran: Vec<String> = env.model.requests().iter().map(task_title).collect();
     assert!(!ran.contains(&"publish".to_string()) && !ran.contains(&"announce".to_string()));
+    env.stop().await;
+}
+
+/// A person retries a workflow step that failed for good: the failed run is
+/// reopened, the step runs again, the step skipped because of the failure
+/// runs after it with its output, and the run completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrying_a_failed_step_reopens_its_run() {
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let b2 = broken.clone();
+    let mut env = Env::new(ScriptedProvider::from_fn("scripted", move |req, _| {
+        let title = task_title(req);
+        if title == "fetch" && b2.load(std::sync::atomic::Ordering::SeqCst) {
+            Reply::Refuse(ProviderError::Server {
+                status: 500,
+                detail: "upstream down".into(),
+            })
+        } else {
+            Reply::text(&format!("<{title} output>"))
+        }
+    }));
+    env.agent("Solo", &[], 2);
+    let wf = env
+        .core
+        .create_workflow(WorkflowInput {
+            name: Some("chain".into()),
+            definition: Some(WorkflowDefinition {
+                steps: vec![
+                    step("plan", &[], "Plan"),
+                    step("fetch", &["plan"], "Fetch for {{plan.output}}"),
+                    step("report", &["fetch"], "Report on {{fetch.output}}"),
+                ],
+                on_failure: FailurePolicy::Fail,
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+    env.start();
+    let run = env
+        .core
+        .start_workflow(&wf.id, serde_json::Value::Null)
+        .unwrap();
+    let failed = wait_run(&env, &run.id).await;
+    assert_eq!(failed.status, WorkflowRunStatus::Failed);
+    let st = |r: &ensemble_core::orchestrator::workflow::WorkflowRun, k: &str| {
+        r.steps.iter().find(|s| s.key == k).unwrap().clone()
+    };
+    assert_eq!(st(&failed, "fetch").status, StepStatus::Failed);
+    assert_eq!(st(&failed, "report").status, StepStatus::Skipped);
+    let fetch_task = st(&failed, "fetch").task_id.unwrap();
+
+    // Retrying a task that has not failed is refused.
+    let plan_task = st(&failed, "plan").task_id.unwrap();
+    let e = env.core.retry_task(&plan_task).unwrap_err();
+    assert!(e.to_string().contains("only failed tasks"), "{e}");
+
+    broken.store(false, std::sync::atomic::Ordering::SeqCst);
+    let t = env.core.retry_task(&fetch_task).unwrap();
+    assert_eq!(t.status, TaskStatus::Queued);
+    assert!(t.max_attempts > t.attempts, "one more attempt: {t:?}");
+    let reopened = env.core.workflow_run(&run.id).unwrap();
+    assert_eq!(reopened.status, WorkflowRunStatus::Running);
+    assert_eq!(st(&reopened, "report").status, StepStatus::Pending);
+    env.orch.nudge();
+    let done = wait_run(&env, &run.id).await;
+    assert_eq!(
+        done.status,
+        WorkflowRunStatus::Completed,
+        "{:?}",
+        done.steps
+    );
+    assert_eq!(st(&done, "report").status, StepStatus::Completed);
+    let report = env
+        .model
+        .requests()
+        .into_iter()
+        .find(|r| task_title(r) == "report")
+        .unwrap();
+    assert!(objective(&report).contains("Report on <fetch output>"));
     env.stop().await;
 }
 

@@ -229,7 +229,7 @@ pub fn advance(tx: &mut Tx<'_>, run_id: &str) -> Result<()> {
                     StepStatus::Skipped,
                     None,
                     None,
-                    Some("an upstream step failed"),
+                    Some(SKIPPED_BY_FAILURE[0]),
                 )?;
                 state.insert(step.key.clone(), StepStatus::Skipped);
                 if policy == FailurePolicy::Fail {
@@ -246,7 +246,7 @@ pub fn advance(tx: &mut Tx<'_>, run_id: &str) -> Result<()> {
                     StepStatus::Skipped,
                     None,
                     None,
-                    Some("every upstream step was skipped"),
+                    Some(SKIPPED_BY_FAILURE[2]),
                 )?;
                 state.insert(step.key.clone(), StepStatus::Skipped);
                 changed = true;
@@ -351,8 +351,8 @@ fn finish(tx: &Tx<'_>, run_id: &str, status: WorkflowRunStatus, error: Option<&s
     if status == WorkflowRunStatus::Failed {
         // Steps that never started will not.
         tx.execute(
-            "UPDATE workflow_run_steps SET status = 'skipped', error = coalesce(error, 'the run failed'), updated_at = ?2 WHERE run_id = ?1 AND status = 'pending'",
-            params![run_id, now],
+            "UPDATE workflow_run_steps SET status = 'skipped', error = coalesce(error, ?3), updated_at = ?2 WHERE run_id = ?1 AND status = 'pending'",
+            params![run_id, now, SKIPPED_BY_FAILURE[1]],
         )?;
     }
     Ok(())
@@ -394,6 +394,52 @@ pub fn step_finished(tx: &mut Tx<'_>, task_id: &str) -> Result<()> {
         error.as_deref(),
     )?;
     advance(tx, &run)
+}
+
+/// Skip reasons that a failure caused; a retried step undoes them.
+const SKIPPED_BY_FAILURE: [&str; 3] = [
+    "an upstream step failed",
+    "the run failed",
+    "every upstream step was skipped",
+];
+
+/// Called when a person retries a failed task: if it is a workflow step, the
+/// step is running again, its run is reopened, and the steps that were
+/// skipped because of the failure are pending again (skips by a false
+/// condition stay). The run then moves on when the task finishes.
+pub fn step_retried(tx: &mut Tx<'_>, task_id: &str) -> Result<()> {
+    let row: Option<(Option<String>, Option<String>)> = query_one(
+        tx,
+        "SELECT workflow_run_id, workflow_step FROM tasks WHERE id = ?1",
+        [task_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let Some((Some(run_id), Some(key))) = row else {
+        return Ok(());
+    };
+    let now = time::now_sql();
+    tx.execute(
+        "UPDATE workflow_run_steps SET status = 'running', error = NULL, updated_at = ?3
+         WHERE run_id = ?1 AND step_key = ?2",
+        params![run_id, key, now],
+    )?;
+    tx.execute(
+        "UPDATE workflow_run_steps SET status = 'pending', error = NULL, task_id = NULL, updated_at = ?2
+         WHERE run_id = ?1 AND status = 'skipped' AND error IN (?3, ?4, ?5)",
+        params![
+            run_id,
+            now,
+            SKIPPED_BY_FAILURE[0],
+            SKIPPED_BY_FAILURE[1],
+            SKIPPED_BY_FAILURE[2]
+        ],
+    )?;
+    tx.execute(
+        "UPDATE workflow_runs SET status = 'running', error = NULL, finished_at = NULL, updated_at = ?2
+         WHERE id = ?1 AND status IN ('failed', 'completed')",
+        params![run_id, now],
+    )?;
+    advance(tx, &run_id)
 }
 
 impl Core {
