@@ -90,6 +90,10 @@ struct Inner {
     provider_of: HashMap<Id, String>,
     max_agent_load: HashMap<Id, u32>,
     last_status: HashMap<Id, AgentStatus>,
+    /// Settings and provider configurations, refreshed with the agents (a
+    /// settings or provider change marks them stale too).
+    settings: crate::settings::Settings,
+    providers: Vec<crate::providers::ProviderConfig>,
 }
 
 pub struct Orchestrator {
@@ -181,9 +185,9 @@ impl Orchestrator {
             }
             g.agents_stale = false;
         }
-        let agents = match self
+        let (agents, settings, providers) = match self
             .blocking(|c| {
-                c.list_agents(
+                let agents = c.list_agents(
                     &AgentFilter {
                         enabled: Some(true),
                         ..Default::default()
@@ -192,11 +196,12 @@ impl Orchestrator {
                         limit: Some(Paging::MAX_LIMIT),
                         offset: None,
                     },
-                )
+                )?;
+                Ok((agents.items, c.settings()?, c.list_providers()?))
             })
             .await
         {
-            Ok(page) => page.items,
+            Ok(loaded) => loaded,
             Err(e) => {
                 self.lock().agents_stale = true;
                 return Err(e);
@@ -222,11 +227,13 @@ impl Orchestrator {
             })
             .collect();
         g.agents = agents;
+        g.settings = settings;
+        g.providers = providers;
         Ok(())
     }
 
-    async fn capacity(&self, providers: Vec<crate::providers::ProviderConfig>) -> Result<Capacity> {
-        self.refresh_agents().await?;
+    /// What can take work now. Call [`Orchestrator::refresh_agents`] first.
+    fn capacity(&self) -> Capacity {
         let g = self.lock();
         let now = Instant::now();
         let mut cap = Capacity {
@@ -243,13 +250,13 @@ impl Orchestrator {
                 cap.agent_blocked.insert(agent.clone(), true);
             }
         }
-        for p in providers {
+        for p in &g.providers {
             cap.provider_limit
                 .insert(p.name.clone(), p.max_concurrent.max(1));
             cap.provider_blocked
                 .insert(p.name.clone(), !self.hub.breaker(&p.name).is_available());
         }
-        Ok(cap)
+        cap
     }
 
     /// Runs until [`Orchestrator::shutdown`]: recovers interrupted work, then
@@ -389,29 +396,24 @@ impl Orchestrator {
         if self.stop.is_cancelled() {
             return Ok(());
         }
-        // Settings and providers in one read (providers are only used when
-        // there is room to claim).
-        let (settings, providers) = self
-            .blocking(|c| Ok((c.settings()?, c.list_providers()?)))
-            .await?;
-        if settings.paused {
+        // Agents, settings and providers are read again only after a change.
+        self.refresh_agents().await?;
+        let (paused, max) = {
+            let g = self.lock();
+            (g.settings.paused, g.settings.max_concurrent_tasks)
+        };
+        if paused {
             return Ok(());
         }
         let running = self.running_count();
-        let free = (settings.max_concurrent_tasks as usize).saturating_sub(running);
+        let free = (max as usize).saturating_sub(running);
         if free == 0 {
             return Ok(());
         }
-        let cap = self.capacity(providers).await?;
+        let mut cap = self.capacity();
         let aging = self.config.aging_minutes;
         let claimed = self
-            .blocking(move |c| {
-                let mut cap = cap;
-                let mut out = c.claim_resumable(free, &mut cap)?;
-                let rest = free - out.len();
-                out.extend(c.claim_tasks(rest, &mut cap, aging)?);
-                Ok(out)
-            })
+            .blocking(move |c| c.claim(free, &mut cap, aging))
             .await?;
         let more = claimed.len() == free;
         for job in claimed {

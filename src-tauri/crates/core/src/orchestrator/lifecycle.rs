@@ -234,65 +234,20 @@ impl Core {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let now = time::now();
-        let now_sql = time::to_sql(&now);
+        self.write(|tx| claim_queued(tx, max, cap, aging_minutes))
+    }
+
+    /// [`Core::claim_resumable`] then [`Core::claim_tasks`] for the slots
+    /// left, in one transaction (the scheduler's hot path).
+    pub fn claim(&self, max: usize, cap: &mut Capacity, aging_minutes: f64) -> Result<Vec<Job>> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
         self.write(|tx| {
-            let window = (max * 4).clamp(32, 400);
-            let mut cands: Vec<Ranked> = query_all(
-                tx,
-                &format!(
-                    "SELECT id, priority, created_at FROM tasks WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
-                     ORDER BY priority DESC, created_at LIMIT {window}"
-                ),
-                [&now_sql],
-                ranked_from_row,
-            )?;
-            let oldest: Vec<Ranked> = query_all(
-                tx,
-                &format!(
-                    // Left to itself SQLite walks `tasks_board` and sorts every
-                    // queued task here (milliseconds with a long queue).
-                    "SELECT id, priority, created_at FROM tasks INDEXED BY tasks_queued_age
-                     WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
-                     ORDER BY created_at LIMIT {window}"
-                ),
-                [&now_sql],
-                ranked_from_row,
-            )?;
-            let mut seen: HashSet<Id> = cands.iter().map(|c| c.id.clone()).collect();
-            for t in oldest {
-                if seen.insert(t.id.clone()) {
-                    cands.push(t);
-                }
-            }
-            cands.sort_by(|a, b| {
-                aged_priority(b.priority, b.created_at, now, aging_minutes)
-                    .total_cmp(&aged_priority(a.priority, a.created_at, now, aging_minutes))
-                    .then(a.created_at.cmp(&b.created_at))
-                    .then(a.id.cmp(&b.id))
-            });
-            let mut jobs = Vec::new();
-            for c in cands {
-                if jobs.len() >= max {
-                    break;
-                }
-                match dependency_state(tx, &c.id)? {
-                    DepState::Waiting => continue,
-                    DepState::Broken(why) => {
-                        set_status(tx, &c.id, TaskStatus::Planning, None)?;
-                        set_status(tx, &c.id, TaskStatus::Failed, Some(&why))?;
-                        continue;
-                    }
-                    DepState::Ready => {}
-                }
-                let t = load_task(tx, &c.id)?;
-                let chosen = {
-                    let c = cap.candidates();
-                    routing::choose(&t, &c).cloned()
-                };
-                let Some(agent) = chosen else { continue };
-                cap.take(&agent);
-                jobs.push(start(tx, &t, &agent)?);
+            let mut jobs = claim_parked(tx, max, cap)?;
+            let rest = max - jobs.len();
+            if rest > 0 {
+                jobs.extend(claim_queued(tx, rest, cap, aging_minutes)?);
             }
             Ok(jobs)
         })
@@ -304,44 +259,7 @@ impl Core {
         if max == 0 {
             return Ok(Vec::new());
         }
-        self.write(|tx| {
-            let parked: Vec<Task> = query_all(
-                tx,
-                &format!("SELECT {COLS} FROM tasks WHERE status IN ('awaiting_approval', 'waiting_input', 'delegated') ORDER BY priority DESC, updated_at LIMIT 200"),
-                [],
-                task_from_row,
-            )?;
-            let mut jobs = Vec::new();
-            for t in parked {
-                if jobs.len() >= max {
-                    break;
-                }
-                let Some(run) = runs::latest_run(tx, &t.id)? else { continue };
-                let ready: bool = match t.status {
-                    TaskStatus::Delegated => tx.query_row(
-                        "SELECT NOT EXISTS (SELECT 1 FROM tasks WHERE parent_task_id = ?1 AND status NOT IN ('completed', 'failed', 'cancelled'))",
-                        [&t.id],
-                        |r| r.get(0),
-                    )?,
-                    _ => tx.query_row(
-                        "SELECT NOT EXISTS (SELECT 1 FROM approvals WHERE run_id = ?1 AND status = 'pending')",
-                        [&run.id],
-                        |r| r.get(0),
-                    )?,
-                };
-                if !ready {
-                    continue;
-                }
-                let agent_id = run.agent_id.clone().or(t.routed_agent_id.clone()).or(t.assigned_agent_id.clone()).unwrap_or_default();
-                let Some(agent) = cap.agents.iter().find(|a| a.id == agent_id).cloned() else { continue };
-                if !cap.agent_available(&agent) {
-                    continue;
-                }
-                cap.take(&agent);
-                jobs.push(start(tx, &t, &agent)?);
-            }
-            Ok(jobs)
-        })
+        self.write(|tx| claim_parked(tx, max, cap))
     }
 
     /// Records how a run ended. Returns the task as it is afterwards.
@@ -463,4 +381,124 @@ fn update_skills(tx: &Tx<'_>, agent_id: &str, caps: &[String], success: bool) ->
         )?;
     }
     Ok(())
+}
+
+/// Queued tasks that can run now, best first, routed and started (see
+/// [`Core::claim_tasks`]).
+fn claim_queued(
+    tx: &mut Tx<'_>,
+    max: usize,
+    cap: &mut Capacity,
+    aging_minutes: f64,
+) -> Result<Vec<Job>> {
+    let now = time::now();
+    let now_sql = time::to_sql(&now);
+    let window = (max * 4).clamp(32, 400);
+    let mut cands: Vec<Ranked> = query_all(
+            tx,
+            &format!(
+                "SELECT id, priority, created_at FROM tasks WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
+                 ORDER BY priority DESC, created_at LIMIT {window}"
+            ),
+            [&now_sql],
+            ranked_from_row,
+        )?;
+    let oldest: Vec<Ranked> = query_all(
+        tx,
+        &format!(
+            // Left to itself SQLite walks `tasks_board` and sorts every
+            // queued task here (milliseconds with a long queue).
+            "SELECT id, priority, created_at FROM tasks INDEXED BY tasks_queued_age
+                 WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
+                 ORDER BY created_at LIMIT {window}"
+        ),
+        [&now_sql],
+        ranked_from_row,
+    )?;
+    let mut seen: HashSet<Id> = cands.iter().map(|c| c.id.clone()).collect();
+    for t in oldest {
+        if seen.insert(t.id.clone()) {
+            cands.push(t);
+        }
+    }
+    cands.sort_by(|a, b| {
+        aged_priority(b.priority, b.created_at, now, aging_minutes)
+            .total_cmp(&aged_priority(a.priority, a.created_at, now, aging_minutes))
+            .then(a.created_at.cmp(&b.created_at))
+            .then(a.id.cmp(&b.id))
+    });
+    let mut jobs = Vec::new();
+    for c in cands {
+        if jobs.len() >= max {
+            break;
+        }
+        match dependency_state(tx, &c.id)? {
+            DepState::Waiting => continue,
+            DepState::Broken(why) => {
+                set_status(tx, &c.id, TaskStatus::Planning, None)?;
+                set_status(tx, &c.id, TaskStatus::Failed, Some(&why))?;
+                continue;
+            }
+            DepState::Ready => {}
+        }
+        let t = load_task(tx, &c.id)?;
+        let chosen = {
+            let c = cap.candidates();
+            routing::choose(&t, &c).cloned()
+        };
+        let Some(agent) = chosen else { continue };
+        cap.take(&agent);
+        jobs.push(start(tx, &t, &agent)?);
+    }
+    Ok(jobs)
+}
+
+/// Parked tasks whose wait is over, started again (see
+/// [`Core::claim_resumable`]).
+fn claim_parked(tx: &mut Tx<'_>, max: usize, cap: &mut Capacity) -> Result<Vec<Job>> {
+    let parked: Vec<Task> = query_all(
+            tx,
+            &format!("SELECT {COLS} FROM tasks WHERE status IN ('awaiting_approval', 'waiting_input', 'delegated') ORDER BY priority DESC, updated_at LIMIT 200"),
+            [],
+            task_from_row,
+        )?;
+    let mut jobs = Vec::new();
+    for t in parked {
+        if jobs.len() >= max {
+            break;
+        }
+        let Some(run) = runs::latest_run(tx, &t.id)? else {
+            continue;
+        };
+        let ready: bool = match t.status {
+                TaskStatus::Delegated => tx.query_row(
+                    "SELECT NOT EXISTS (SELECT 1 FROM tasks WHERE parent_task_id = ?1 AND status NOT IN ('completed', 'failed', 'cancelled'))",
+                    [&t.id],
+                    |r| r.get(0),
+                )?,
+                _ => tx.query_row(
+                    "SELECT NOT EXISTS (SELECT 1 FROM approvals WHERE run_id = ?1 AND status = 'pending')",
+                    [&run.id],
+                    |r| r.get(0),
+                )?,
+            };
+        if !ready {
+            continue;
+        }
+        let agent_id = run
+            .agent_id
+            .clone()
+            .or(t.routed_agent_id.clone())
+            .or(t.assigned_agent_id.clone())
+            .unwrap_or_default();
+        let Some(agent) = cap.agents.iter().find(|a| a.id == agent_id).cloned() else {
+            continue;
+        };
+        if !cap.agent_available(&agent) {
+            continue;
+        }
+        cap.take(&agent);
+        jobs.push(start(tx, &t, &agent)?);
+    }
+    Ok(jobs)
 }
