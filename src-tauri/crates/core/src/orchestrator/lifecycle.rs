@@ -406,7 +406,7 @@ fn claim_queued(
     let oldest: Vec<Ranked> = query_all(
         tx,
         &format!(
-            // Left to itself SQLite walks `tasks_board` and sorts every
+            // Left to itself SQLite walks a status index and sorts every
             // queued task here (milliseconds with a long queue).
             "SELECT id, priority, created_at FROM tasks INDEXED BY tasks_queued_age
                  WHERE status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?1)
