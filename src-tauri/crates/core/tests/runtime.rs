@@ -1,8 +1,8 @@
 //! The agent runtime with a scripted model: a multi-step tool run, invalid
 //! arguments repaired, an unknown tool answered with an error observation,
 //! max_steps, the three autonomy levels, approve / edit / reject / expire, a
-//! pending approval surviving a restart, and the tool-call journal deciding
-//! what an interrupted call becomes.
+//! pending approval surviving a restart, the tool-call journal deciding
+//! what an interrupted call becomes, and token / cost caps stopping a run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -599,5 +599,104 @@ async fn a_final_answer_can_require_approval() {
         .unwrap();
     let done = env.wait_final(&[t], LONG).await;
     assert_eq!(done[0].output.as_deref(), Some("Short, edited."));
+    env.stop().await;
+}
+
+/// A tool call that reports what it used: 400 tokens in, 100 out.
+fn costly_call() -> Reply {
+    use ensemble_core::providers::scripted::Step;
+    use ensemble_core::providers::{FinishReason, StreamEvent, ToolCall, Usage};
+    Reply::Steps(vec![
+        Step::Event(StreamEvent::ToolCall(ToolCall {
+            id: "call_sleep".into(),
+            name: "test_sleep".into(),
+            arguments: json!({"ms": 1}),
+        })),
+        Step::Event(StreamEvent::Usage(Usage {
+            input_tokens: 400,
+            output_tokens: 100,
+        })),
+        Step::Event(StreamEvent::Finish(FinishReason::ToolCalls)),
+    ])
+}
+
+/// Per-task caps on tokens and on cost (from the provider's cost table) stop
+/// a run that would go on for ever, with a reason naming the cap, and the
+/// task is not retried (it would end the same way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_and_cost_caps_stop_the_run_with_a_reason() {
+    use ensemble_core::providers::{ModelCost, ProviderInput};
+    let mut env = Env::new(ScriptedProvider::from_fn("scripted", |_, _| costly_call()));
+    // $10 per million tokens in and out: each step costs $0.005.
+    env.core
+        .update_provider(
+            "scripted",
+            ProviderInput {
+                cost_table: Some(
+                    [(
+                        "script".to_string(),
+                        ModelCost {
+                            input_per_mtok: 10.0,
+                            output_per_mtok: 10.0,
+                        },
+                    )]
+                    .into_iter()
+                    .collect(),
+                ),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let a = worker(&env, Autonomy::Autopilot, &["test_sleep"]);
+    let by_tokens = env
+        .core
+        .create_task(NewTask {
+            title: "token-capped".into(),
+            assigned_agent_id: Some(a.clone()),
+            max_tokens: Some(1200),
+            ..Default::default()
+        })
+        .unwrap()
+        .id;
+    let by_cost = env
+        .core
+        .create_task(NewTask {
+            title: "cost-capped".into(),
+            assigned_agent_id: Some(a.clone()),
+            max_cost: Some(0.012),
+            ..Default::default()
+        })
+        .unwrap()
+        .id;
+    env.start();
+    let done = env.wait_final(&[by_tokens, by_cost], LONG).await;
+    let tokens = &done[0];
+    assert_eq!(tokens.status, TaskStatus::Failed);
+    let why = tokens.error.as_deref().unwrap_or_default();
+    assert!(
+        why.starts_with("stopped: the task's token cap (1200) was reached"),
+        "{why}"
+    );
+    assert_eq!(tokens.attempts, 1, "not retried");
+    // Three steps of 500 tokens: the cap is checked before each model call.
+    assert!(
+        (1200..=1500).contains(&(tokens.tokens_in + tokens.tokens_out)),
+        "{} + {}",
+        tokens.tokens_in,
+        tokens.tokens_out
+    );
+    let cost = &done[1];
+    assert_eq!(cost.status, TaskStatus::Failed);
+    let why = cost.error.as_deref().unwrap_or_default();
+    assert!(
+        why.starts_with("stopped: the task's cost cap ($0.0120) was reached"),
+        "{why}"
+    );
+    assert!(
+        cost.cost >= 0.012 && cost.cost <= 0.0151,
+        "spent {}",
+        cost.cost
+    );
+    assert_eq!(cost.attempts, 1, "not retried");
     env.stop().await;
 }
