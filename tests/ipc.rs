@@ -5,47 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
+#[path = "common/ipc.rs"]
+mod ipc;
 
-use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
 
-struct App {
-    webview: tauri::WebviewWindow<tauri::test::MockRuntime>,
-    _app: tauri::App<tauri::test::MockRuntime>,
-    _dir: tempfile::TempDir,
-}
+use serde_json::json;
+use ipc::{app, invoke};
 
-fn app() -> App {
-    let dir = tempfile::tempdir().unwrap();
-    let core = Arc::new(ensemble_core::Core::open(dir.path()).unwrap());
-    let app = ensemble_app::build_app(mock_builder(), core)
-        .build(tauri::generate_context!("tauri.conf.json"))
-        .expect("build app");
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    App {
-        webview,
-        _app: app,
-        _dir: dir,
-    }
-}
-
-fn invoke(app: &App, cmd: &str, args: Value) -> Result<Value, Value> {
-    let req = InvokeRequest {
-        cmd: cmd.into(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        url: "tauri://localhost".parse().unwrap(),
-        body: InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    };
-    get_ipc_response(&app.webview, req).map(|b| b.deserialize::<Value>().unwrap())
-}
 
 #[test]
 fn commands_return_json_and_errors_carry_code_and_message() {

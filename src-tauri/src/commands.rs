@@ -10,6 +10,7 @@ pub mod providers;
 pub mod settings;
 pub mod system;
 pub mod tasks;
+pub mod tools;
 pub mod workflows;
 
 use ensemble_core::CoreError;
@@ -57,9 +58,19 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         crews::crews_delete,
         crews::crews_add_relationship,
         crews::crews_remove_relationship,
+        crews::crews_templates,
+        crews::crews_create_from_template,
+        crews::crews_export,
+        crews::crews_import,
+        crews::crews_run_start,
+        crews::crews_run_get,
+        crews::crews_run_stop,
+        crews::crews_runs_list,
+        crews::crews_run_messages,
         approvals::approvals_list,
         approvals::approvals_decide,
         approvals::approvals_pending_count,
+        approvals::approvals_history,
         approvals::messages_list,
         chat::chat_sessions_list,
         chat::chat_messages_list,
@@ -82,6 +93,8 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         workflows::workflows_run_status,
         settings::settings_get,
         settings::settings_update,
+        tools::tools_list,
+        tools::mcp_statuses,
     ]
 }
 

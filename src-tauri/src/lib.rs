@@ -74,6 +74,14 @@ pub fn build_app<R: Runtime>(
                 }
                 Err(e) => tracing::warn!(error = %e, "could not recover interrupted chats"),
             }
+            match core.recover_crew_runs() {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    count = n,
+                    "marked crew runs interrupted by the last shutdown"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not recover interrupted crew runs"),
+            }
             tray::install(&handle)?;
             events::start_forwarding(&handle);
             notifications::start(&handle);

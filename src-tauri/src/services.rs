@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use ensemble_core::chat::engine::ChatEngine;
+use ensemble_core::crews::engine::CrewEngine;
 use ensemble_core::orchestrator::{Orchestrator, OrchestratorConfig};
 use ensemble_core::providers::hub::ProviderHub;
 use ensemble_core::runtime::AgentRuntime;
@@ -20,6 +21,10 @@ pub struct Services {
     pub chat: Arc<ChatEngine>,
     pub tools: Arc<ToolRegistry>,
     pub runtime: Arc<AgentRuntime>,
+    /// Drives crew runs (their members' work goes through the task queue).
+    pub crews: Arc<CrewEngine>,
+    /// The MCP servers whose tools are in `tools` (see [`Services::start`]).
+    pub mcp: Option<Arc<mcp::McpHub>>,
 }
 
 /// How long each MCP server has to start and list its tools.
@@ -53,13 +58,34 @@ impl Services {
     /// here, each given a few seconds to answer).
     pub async fn start(core: Arc<Core>) -> Self {
         let configs = core.settings().map(|s| s.mcp_servers).unwrap_or_default();
-        let (extra, statuses) = mcp::connect_all(&configs, MCP_START_TIMEOUT).await;
-        for status in statuses {
+        let options = mcp::McpOptions {
+            start_timeout: MCP_START_TIMEOUT,
+            ..mcp::McpOptions::default()
+        };
+        // Owned here (not the crate-wide list of `mcp::connect_all`), so each
+        // process, and each app a test builds, reports its own servers.
+        let hub = mcp::McpHub::connect(&configs, options).await;
+        for status in hub.statuses() {
             if let Some(error) = &status.last_error {
                 tracing::warn!(server = %status.server, %error, "MCP server not available");
             }
         }
-        Self::with_tools(core, extra)
+        let mut services = Self::with_tools(core, hub.tools());
+        services.mcp = Some(Arc::new(hub));
+        services
+    }
+
+    /// The live status of each MCP server configured when these services
+    /// started (none for services built without MCP).
+    pub fn mcp_statuses(&self) -> Vec<mcp::McpStatus> {
+        self.mcp.as_ref().map(|h| h.statuses()).unwrap_or_default()
+    }
+
+    /// Stops the MCP servers (closes their stdin, then terminates them).
+    pub async fn shutdown_mcp(&self) {
+        if let Some(hub) = &self.mcp {
+            hub.shutdown().await;
+        }
     }
 
     fn with_tools(core: Arc<Core>, extra: Vec<Arc<dyn Tool>>) -> Self {
@@ -69,12 +95,15 @@ impl Services {
         let chat = Arc::new(ChatEngine::new(core.clone(), hub.clone()));
         let tools = Arc::new(tool_registry(&core, extra));
         let runtime = Arc::new(AgentRuntime::new(core.clone(), hub.clone(), tools.clone()));
+        let crews = CrewEngine::new(core.clone(), hub.clone());
         Self {
             core,
             hub,
             chat,
             tools,
             runtime,
+            crews,
+            mcp: None,
         }
     }
 

@@ -11,6 +11,8 @@ use std::time::Duration;
 use ensemble_core::chat::engine::ChatEngine;
 use ensemble_core::orchestrator::{Orchestrator, RunnerLock};
 use ensemble_core::providers::hub::ProviderHub;
+use ensemble_core::tools::mcp::McpStatus;
+use ensemble_core::tools::ToolRegistry;
 use ensemble_core::{Core, CoreError};
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Manager, Runtime};
@@ -81,6 +83,21 @@ impl AppState {
 
     pub fn chat(&self) -> &Arc<ChatEngine> {
         &self.services.chat
+    }
+
+    /// The crew engine: starts, watches and stops crew runs.
+    pub fn crews(&self) -> &Arc<ensemble_core::crews::engine::CrewEngine> {
+        &self.services.crews
+    }
+
+    /// The tools agents can use in this process (built-in and MCP).
+    pub fn tools(&self) -> &Arc<ToolRegistry> {
+        &self.services.tools
+    }
+
+    /// The live status of each MCP server configured at start.
+    pub fn mcp_statuses(&self) -> Vec<McpStatus> {
+        self.services.mcp_statuses()
     }
 
     /// Cancelled when the app shuts down.
@@ -171,8 +188,11 @@ impl AppState {
         {
             orch.shutdown();
             // A thread of its own: this may be called from inside the async runtime.
+            // The timeout is made inside the runtime (it needs its timer).
             let waited = std::thread::spawn(move || {
-                tauri::async_runtime::block_on(tokio::time::timeout(SHUTDOWN_WAIT, task))
+                tauri::async_runtime::block_on(async move {
+                    tokio::time::timeout(SHUTDOWN_WAIT, task).await
+                })
             })
             .join();
             match waited {
@@ -182,6 +202,18 @@ impl AppState {
                 ),
             }
             drop(lock);
+        }
+        // MCP servers get their stdin closed and a moment to exit; a thread
+        // of its own for the same reason as above.
+        let services = self.services.clone();
+        let stopped = std::thread::spawn(move || {
+            tauri::async_runtime::block_on(async move {
+                tokio::time::timeout(SHUTDOWN_WAIT, services.shutdown_mcp()).await
+            })
+        })
+        .join();
+        if !matches!(stopped, Ok(Ok(()))) {
+            tracing::warn!("MCP servers did not stop in time");
         }
         if let Err(e) = self.core().store().checkpoint() {
             tracing::warn!(error = %e, "checkpoint at shutdown failed");

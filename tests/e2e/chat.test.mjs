@@ -4,9 +4,8 @@
 // sees the answer kept and marked stopped — in the window and in the store.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { appBinary, dataDirWithModel, Session, startDriver } from "./webdriver.mjs";
+import { Session, appBinary, dataDirWithModel, shutdown, startDriver } from "./webdriver.mjs";
 
 const dataDir = dataDirWithModel();
 let driver;
@@ -17,11 +16,7 @@ before(async () => {
   s = await Session.create(driver.url, appBinary());
 });
 
-after(async () => {
-  await s?.close();
-  driver?.proc.kill();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+after(() => shutdown({ session: s, driver, dataDir }));
 
 const streamingText = async () => {
   const els = await s.findAll("[data-status='streaming'] .markdown");

@@ -4,10 +4,10 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { appBinary, Session, startDriver } from "./webdriver.mjs";
+import { Session, appBinary, shutdown, startDriver } from "./webdriver.mjs";
 
 const dataDir = mkdtempSync(join(tmpdir(), "ensemble-e2e-"));
 let driver;
@@ -18,11 +18,7 @@ before(async () => {
   s = await Session.create(driver.url, appBinary());
 });
 
-after(async () => {
-  await s?.close();
-  driver?.proc.kill();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+after(() => shutdown({ session: s, driver, dataDir }));
 
 test("create an agent in the UI and find it with the CLI", async () => {
   await s.waitFor("nav .nav-item[data-view='agents']");

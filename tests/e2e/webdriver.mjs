@@ -1,7 +1,7 @@
 // A small W3C WebDriver client for the end-to-end tests: it talks to
 // tauri-driver, which drives the real app through WebKitWebDriver.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,9 +44,12 @@ export function appBinary() {
 /** Starts tauri-driver on a free port with the given environment; resolves when it listens. */
 export async function startDriver(env = {}) {
   const port = 4444 + Math.floor(Math.random() * 400) * 2;
+  // Its own process group: stop() ends tauri-driver, WebKitWebDriver and the
+  // app together, even when the app outlives the WebDriver session.
   const proc = spawn("tauri-driver", ["--port", String(port), "--native-port", String(port + 1)], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
   let log = "";
   proc.stdout.on("data", (d) => (log += d));
@@ -55,7 +58,7 @@ export async function startDriver(env = {}) {
   for (let i = 0; i < 100; i++) {
     try {
       const r = await fetch(`${url}/status`);
-      if (r.ok) return { url, proc, log: () => log };
+      if (r.ok) return { url, proc, log: () => log, stop: () => stopGroup(proc) };
     } catch {
       /* not up yet */
     }
@@ -64,6 +67,43 @@ export async function startDriver(env = {}) {
   }
   proc.kill();
   throw new Error(`tauri-driver did not start: ${log}`);
+}
+
+/** Ends a detached process and everything it started (SIGTERM, then SIGKILL). */
+async function stopGroup(proc) {
+  const signal = (sig) => {
+    try {
+      process.kill(-proc.pid, sig);
+      return true;
+    } catch {
+      return false; // the group is gone
+    }
+  };
+  if (signal("SIGTERM")) {
+    for (let i = 0; i < 30 && signal(0); i++) await sleep(100);
+    signal("SIGKILL");
+  }
+  proc.stdout?.destroy();
+  proc.stderr?.destroy();
+}
+
+/** Closes the session, stops the driver and the app, removes the data folder. */
+export async function shutdown({ session, driver, dataDir }) {
+  await session?.close();
+  await driver?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** Polls `f` until it returns something truthy (its value), or fails after `timeout` ms. */
+export async function until(what, f, timeout = 60000) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    last = await f();
+    if (last) return last;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
 export class Session {

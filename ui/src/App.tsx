@@ -26,16 +26,41 @@ function isView(v: unknown): v is View {
   return typeof v === "string" && NAV.some((n) => n.view === v);
 }
 
+/** Where the tray or a clicked notification asks to go: a view name, or `{ view, task_id? }`. */
+export function parseRoute(payload: unknown): { view: View; taskId: string | null } | null {
+  if (isView(payload)) return { view: payload, taskId: null };
+  if (payload && typeof payload === "object" && "view" in payload) {
+    const r = payload as { view: unknown; task_id?: unknown };
+    if (!isView(r.view)) return null;
+    const taskId = typeof r.task_id === "string" && r.task_id ? r.task_id : null;
+    return { view: r.view, taskId };
+  }
+  return null;
+}
+
 export function App() {
   const [view, setView] = useState<View>("home");
+  // A task whose drawer the Tasks view opens; `seq` makes a repeat open it again.
+  const [openTask, setOpenTask] = useState<{ id: string; seq: number } | null>(null);
+  const go = (v: View) => {
+    setOpenTask(null);
+    setView(v);
+  };
+  const showTask = (id: string) => {
+    setOpenTask((prev) => ({ id, seq: (prev?.seq ?? 0) + 1 }));
+    setView("tasks");
+  };
   const pending = useQuery(() => api.approvals.pendingCount(), [], ["approval"]);
 
   // The tray and notifications ask to open a view.
   useEffect(() => {
     let un: (() => void) | undefined;
     let gone = false;
-    listen<string>("app://navigate", (e) => {
-      if (isView(e.payload)) setView(e.payload);
+    listen<unknown>("app://navigate", (e) => {
+      const route = parseRoute(e.payload);
+      if (!route) return;
+      if (route.view === "tasks" && route.taskId) showTask(route.taskId);
+      else go(route.view);
     })
       .then((u) => (gone ? u() : (un = u)))
       .catch(() => {});
@@ -64,7 +89,7 @@ export function App() {
                 className={view === n.view ? "nav-item active" : "nav-item"}
                 aria-current={view === n.view ? "page" : undefined}
                 data-view={n.view}
-                onClick={() => setView(n.view)}
+                onClick={() => go(n.view)}
               >
                 <svg viewBox="0 0 24 24" aria-hidden="true">
                   <path d={n.icon} />
@@ -81,11 +106,11 @@ export function App() {
         </ul>
       </nav>
       <main className="content" id={`view-${view}`}>
-        {view === "home" && <Home go={setView} />}
+        {view === "home" && <Home go={go} />}
         {view === "crews" && <Crews />}
         {view === "agents" && <Agents />}
-        {view === "tasks" && <Tasks />}
-        {view === "approvals" && <Approvals />}
+        {view === "tasks" && <Tasks open={openTask} />}
+        {view === "approvals" && <Approvals onOpenTask={showTask} />}
         {view === "chat" && <Chat />}
         {view === "settings" && <SettingsView />}
       </main>

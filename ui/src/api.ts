@@ -35,6 +35,8 @@ import type { TaskFilter } from "./bindings/TaskFilter";
 import type { TaskPatch } from "./bindings/TaskPatch";
 import type { TaskStatus } from "./bindings/TaskStatus";
 import type { TrayStatus } from "./bindings/TrayStatus";
+import type { ToolDef } from "./bindings/ToolDef";
+import type { McpStatus } from "./bindings/McpStatus";
 import type { Workflow } from "./bindings/Workflow";
 import type { WorkflowInput } from "./bindings/WorkflowInput";
 import type { WorkflowRun } from "./bindings/WorkflowRun";
@@ -126,6 +128,15 @@ export const api = {
     list: (status?: ApprovalStatus, paging?: Paging) => call<Page<Approval>>("approvals_list", { status, paging }),
     decide: (id: string, decision: Decision) => call<Approval>("approvals_decide", { id, decision }),
     pendingCount: () => call<number>("approvals_pending_count"),
+    /** Decided requests (approved, edited, rejected, expired), most recent decision first. */
+    history: (paging?: Paging) => call<Page<Approval>>("approvals_history", { paging }),
+  },
+
+  /** The tools agents can use here, in name order. */
+  tools: {
+    list: () => call<ToolDef[]>("tools_list"),
+    /** Each MCP server configured when the app started. */
+    mcpStatuses: () => call<McpStatus[]>("mcp_statuses"),
   },
 
   messages: {

@@ -1,11 +1,15 @@
-//! `ensemble crews …`
+//! `ensemble crews …`: crews, crew templates, import/export, and crew runs.
+
+mod run;
 
 use clap::Subcommand;
+use ensemble_core::crews::portable::ExportFormat;
+use ensemble_core::crews::templates::{crew_templates, FromTemplate};
 use ensemble_core::crews::{CrewInput, MemberInput, Process, RelationKind, RelationshipInput};
 use ensemble_core::{validate, Core, Paging};
 
 use super::output::clip;
-use super::{CliResult, Out};
+use super::{CliError, CliResult, Out};
 
 #[derive(Debug, Subcommand)]
 pub enum CrewsCmd {
@@ -40,10 +44,156 @@ pub enum CrewsCmd {
         #[arg(long)]
         trust: Option<f64>,
     },
+    /// List the built-in crew templates
+    Templates,
+    /// Create a crew and its agents from a template
+    Create {
+        /// Template key (see `ensemble crews templates`)
+        #[arg(long)]
+        template: String,
+        /// Crew name (default: the template's)
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        goal: Option<String>,
+        /// Provider for every member (default: the app's)
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Run a crew and wait for the result (the run lives as long as this command)
+    Run(run::RunArgs),
+    /// List crew runs, newest first
+    Runs {
+        /// Only the runs of this crew
+        crew: Option<String>,
+    },
+    /// Show a crew run and its timeline
+    Timeline { run: String },
+    /// Ask a running crew run to stop
+    Stop { run: String },
+    /// Write a crew (agents, relationships, settings) as JSON or YAML
+    Export {
+        id: String,
+        /// json or yaml
+        #[arg(long, default_value = "yaml")]
+        format: String,
+        /// Write to this file instead of stdout
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Import a crew file (JSON or YAML; "-" reads stdin); all or nothing
+    Import { file: String },
 }
 
-pub fn run(core: &Core, out: &Out, cmd: CrewsCmd) -> CliResult {
+pub fn run(core: &std::sync::Arc<Core>, out: &Out, cmd: CrewsCmd) -> CliResult {
     match cmd {
+        CrewsCmd::Templates => {
+            let all = crew_templates();
+            if out.json {
+                return out.json(&all);
+            }
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.key.clone(),
+                        t.process.to_string(),
+                        t.members
+                            .iter()
+                            .map(|m| m.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        clip(&t.description, 70),
+                    ]
+                })
+                .collect();
+            out.table(&["KEY", "PROCESS", "MEMBERS", "DESCRIPTION"], &rows);
+            Ok(())
+        }
+        CrewsCmd::Create {
+            template,
+            name,
+            goal,
+            provider,
+            model,
+        } => {
+            let c = core.create_crew_from_template(
+                &template,
+                FromTemplate {
+                    name,
+                    goal,
+                    provider,
+                    model,
+                    budget: None,
+                },
+            )?;
+            if out.json {
+                return out.json(&c);
+            }
+            out.text(&format!(
+                "Created crew {} ({}) with {} agents",
+                c.name,
+                c.id,
+                c.members.len()
+            ));
+            Ok(())
+        }
+        CrewsCmd::Run(args) => run::run(core, out, args),
+        CrewsCmd::Runs { crew } => run::list(core, out, crew.as_deref()),
+        CrewsCmd::Timeline { run: id } => run::timeline(core, out, &id),
+        CrewsCmd::Stop { run: id } => {
+            let r = core.request_crew_run_stop(&id)?;
+            if out.json {
+                return out.json(&r);
+            }
+            out.text(&format!("Asked run {} to stop (now {})", r.id, r.status));
+            Ok(())
+        }
+        CrewsCmd::Export { id, format, output } => {
+            let format = format.trim().to_lowercase().parse::<ExportFormat>()?;
+            let text = core.export_crew(&id, format)?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &text).map_err(|e| CliError {
+                        message: format!("cannot write {}: {e}", path.display()),
+                        code: 1,
+                    })?;
+                    out.text(&format!("Wrote {}", path.display()));
+                }
+                None => out.text(text.trim_end()),
+            }
+            Ok(())
+        }
+        CrewsCmd::Import { file } => {
+            let text = if file == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
+                    CliError {
+                        message: format!("cannot read stdin: {e}"),
+                        code: 1,
+                    }
+                })?;
+                s
+            } else {
+                std::fs::read_to_string(&file).map_err(|e| CliError {
+                    message: format!("cannot read {file}: {e}"),
+                    code: 1,
+                })?
+            };
+            let c = core.import_crew(&text)?;
+            if out.json {
+                return out.json(&c);
+            }
+            out.text(&format!(
+                "Imported crew {} ({}) with {} agents",
+                c.name,
+                c.id,
+                c.members.len()
+            ));
+            Ok(())
+        }
         CrewsCmd::List => {
             let page = core.list_crews(None, Paging::default())?;
             if out.json {

@@ -30,6 +30,17 @@ pub async fn approvals_decide(
         .await
 }
 
+/// The decided requests, most recently decided first (the inbox's history).
+#[tauri::command]
+pub async fn approvals_history(
+    state: State<'_, AppState>,
+    paging: Option<Paging>,
+) -> CmdResult<Page<Approval>> {
+    state
+        .call(move |core| core.list_decided_approvals(paging.unwrap_or_default()))
+        .await
+}
+
 #[tauri::command]
 pub async fn approvals_pending_count(state: State<'_, AppState>) -> CmdResult<u64> {
     state.call(|core| core.pending_approval_count()).await

@@ -1,9 +1,16 @@
-//! Crew commands.
+//! Crew commands: crews and their relationships, crew templates,
+//! import/export, and crew runs (start, status, stop, the run's messages
+//! as a timeline; the UI follows a run live through `store://changed`).
 
+use ensemble_core::crews::portable::ExportFormat;
+use ensemble_core::crews::run::CrewRun;
+use ensemble_core::crews::templates::{crew_templates, CrewTemplate, FromTemplate};
 use ensemble_core::crews::{Crew, CrewInput, Relationship, RelationshipInput};
+use ensemble_core::messages::Message;
 use ensemble_core::{Page, Paging};
 use tauri::State;
 
+use super::require_id;
 use crate::error::CmdResult;
 use crate::state::AppState;
 
@@ -56,4 +63,92 @@ pub async fn crews_add_relationship(
 #[tauri::command]
 pub async fn crews_remove_relationship(state: State<'_, AppState>, id: String) -> CmdResult<()> {
     state.call(move |core| core.remove_relationship(&id)).await
+}
+
+#[tauri::command]
+pub async fn crews_templates() -> CmdResult<Vec<CrewTemplate>> {
+    Ok(crew_templates())
+}
+
+/// Creates a crew and its agents from a built-in crew template.
+#[tauri::command]
+pub async fn crews_create_from_template(
+    state: State<'_, AppState>,
+    key: String,
+    options: Option<FromTemplate>,
+) -> CmdResult<Crew> {
+    state
+        .call(move |core| core.create_crew_from_template(&key, options.unwrap_or_default()))
+        .await
+}
+
+/// The crew as a JSON (default) or YAML document.
+#[tauri::command]
+pub async fn crews_export(
+    state: State<'_, AppState>,
+    id: String,
+    format: Option<ExportFormat>,
+) -> CmdResult<String> {
+    require_id("id", &id)?;
+    state
+        .call(move |core| core.export_crew(&id, format.unwrap_or(ExportFormat::Json)))
+        .await
+}
+
+/// Imports a crew document (JSON or YAML); all or nothing.
+#[tauri::command]
+pub async fn crews_import(state: State<'_, AppState>, text: String) -> CmdResult<Crew> {
+    state.call(move |core| core.import_crew(&text)).await
+}
+
+/// Starts a run of the crew in the background; returns it as recorded.
+#[tauri::command]
+pub async fn crews_run_start(
+    state: State<'_, AppState>,
+    crew_id: String,
+    input: Option<String>,
+) -> CmdResult<CrewRun> {
+    require_id("crew_id", &crew_id)?;
+    Ok(state
+        .crews()
+        .start(&crew_id, input.as_deref().unwrap_or(""))
+        .await?)
+}
+
+#[tauri::command]
+pub async fn crews_run_get(state: State<'_, AppState>, id: String) -> CmdResult<CrewRun> {
+    require_id("id", &id)?;
+    state.call(move |core| core.get_crew_run(&id)).await
+}
+
+/// Asks a run to stop (whichever process drives it).
+#[tauri::command]
+pub async fn crews_run_stop(state: State<'_, AppState>, id: String) -> CmdResult<CrewRun> {
+    require_id("id", &id)?;
+    Ok(state.crews().stop(&id).await?)
+}
+
+/// Runs of one crew (or all), newest first.
+#[tauri::command]
+pub async fn crews_runs_list(
+    state: State<'_, AppState>,
+    crew_id: Option<String>,
+    paging: Option<Paging>,
+) -> CmdResult<Page<CrewRun>> {
+    state
+        .call(move |core| core.list_crew_runs(crew_id.as_deref(), paging.unwrap_or_default()))
+        .await
+}
+
+/// The run's timeline: its messages, oldest first.
+#[tauri::command]
+pub async fn crews_run_messages(
+    state: State<'_, AppState>,
+    id: String,
+    paging: Option<Paging>,
+) -> CmdResult<Page<Message>> {
+    require_id("id", &id)?;
+    state
+        .call(move |core| core.crew_run_messages(&id, paging.unwrap_or_default()))
+        .await
 }

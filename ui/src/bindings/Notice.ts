@@ -9,4 +9,9 @@ export type Notice = { kind: NoticeKind, title: string, body: string,
 /**
  * The view to open when the notice is activated.
  */
-view: string, };
+view: string, 
+/**
+ * What the notice is about inside that view, opened with it: a task's
+ * id for "tasks", a crew's for "crews".
+ */
+item_id?: string, };

@@ -51,6 +51,8 @@ describe("Settings: providers", () => {
           return overview(true).providers[0];
         case "settings_get":
           return settings;
+        case "mcp_statuses":
+          return [];
         case "app_info":
           return { version: "0.1.0", data_dir: "/tmp/x", database: "/tmp/x/ensemble.db", schema_version: 1 };
       }
@@ -87,6 +89,8 @@ describe("Settings: providers", () => {
           return overview(true).providers[0];
         case "settings_get":
           return settings;
+        case "mcp_statuses":
+          return [];
         case "app_info":
           return { version: "0.1.0", data_dir: "/tmp/x", database: "/tmp/x/ensemble.db", schema_version: 1 };
       }
@@ -103,5 +107,89 @@ describe("Settings: providers", () => {
     expect(screen.getByText(/downloading · 25%/)).toBeTruthy();
     await act(async () => finish!());
     await waitFor(() => expect(screen.queryByRole("progressbar")).toBeNull());
+  });
+});
+
+describe("Settings: MCP servers", () => {
+  const server = (name: string, command: string, enabled = true) => ({ name, command, args: ["serve.py"], env: {}, enabled });
+
+  it("shows each server's state, tool count and last error, and servers that start at the next launch", async () => {
+    const updates: unknown[] = [];
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "mcp_statuses":
+          return [
+            { server: "calc", state: "running", tools: ["calc__add", "calc__env"], restarts: 1, last_error: null },
+            { server: "ghost", state: "failed", tools: [], restarts: 0, last_error: "cannot start 'ensemble-no-such-mcp-server': No such file or directory" },
+            { server: "off", state: "disabled", tools: [], restarts: 0, last_error: null },
+          ];
+        case "settings_get":
+          return {
+            ...settings,
+            mcp_servers: [server("calc", "python3"), server("ghost", "ensemble-no-such-mcp-server"), server("off", "python3", false), server("later", "node")],
+          };
+        case "settings_update":
+          updates.push((args as { patch: unknown }).patch);
+          return settings;
+        case "providers_overview":
+          return overview(true);
+        case "app_info":
+          return { version: "0.1.0", data_dir: "/tmp/x", database: "/tmp/x/ensemble.db", schema_version: 1 };
+      }
+      return null;
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    const table = await screen.findByRole("table", { name: "MCP servers" });
+    const row = (name: string) => table.querySelector(`[data-mcp-server='${name}']`) as HTMLElement;
+    await waitFor(() => expect(row("later")).toBeTruthy());
+    expect(within(row("calc")).getByText("running")).toBeTruthy();
+    expect(within(row("calc")).getByText("2 tools")).toBeTruthy();
+    expect(within(row("calc")).getByText("calc__add, calc__env")).toBeTruthy();
+    expect(within(row("calc")).getByText(/restarted 1×/)).toBeTruthy();
+    expect(within(row("calc")).getByText("python3 serve.py")).toBeTruthy();
+    expect(within(row("ghost")).getByText("failed")).toBeTruthy();
+    expect(within(row("ghost")).getByText("0 tools")).toBeTruthy();
+    expect(within(row("ghost")).getByText(/No such file or directory/)).toBeTruthy();
+    expect(within(row("off")).getByText("disabled")).toBeTruthy();
+    expect(within(row("later")).getByText("starts at the next launch")).toBeTruthy();
+
+    // Turning one off writes the whole list back with that change.
+    await user.click(within(row("calc")).getByRole("button", { name: "Turn off" }));
+    await waitFor(() => expect(updates).toHaveLength(1));
+    expect(updates[0]).toEqual({
+      mcp_servers: [server("calc", "python3", false), server("ghost", "ensemble-no-such-mcp-server"), server("off", "python3", false), server("later", "node")],
+    });
+  });
+
+  it("adds a server from a command line", async () => {
+    const updates: unknown[] = [];
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "mcp_statuses":
+          return [];
+        case "settings_get":
+          return { ...settings, mcp_servers: [] };
+        case "settings_update":
+          updates.push((args as { patch: unknown }).patch);
+          return settings;
+        case "providers_overview":
+          return overview(true);
+        case "app_info":
+          return { version: "0.1.0", data_dir: "/tmp/x", database: "/tmp/x/ensemble.db", schema_version: 1 };
+      }
+      return null;
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    expect(await screen.findByText("No MCP servers")).toBeTruthy();
+    await user.click(screen.getByRole("button", { name: "Add server" }));
+    await user.type(screen.getByRole("textbox", { name: /Server name/ }), "files");
+    await user.type(screen.getByRole("textbox", { name: /Command/ }), 'npx -y server-filesystem "/home/me/My Docs"');
+    await user.click(screen.getByRole("button", { name: "Add MCP server" }));
+    await waitFor(() => expect(updates).toHaveLength(1));
+    expect(updates[0]).toEqual({
+      mcp_servers: [{ name: "files", command: "npx", args: ["-y", "server-filesystem", "/home/me/My Docs"], env: {}, enabled: true }],
+    });
   });
 });

@@ -1,5 +1,6 @@
 // Realistic records shaped like the generated bindings, for component tests.
 import type { Agent } from "../bindings/Agent";
+import type { Approval } from "../bindings/Approval";
 import type { Task } from "../bindings/Task";
 import type { TaskStatus } from "../bindings/TaskStatus";
 
@@ -89,3 +90,27 @@ export const ALL_STATUSES: TaskStatus[] = [
   "failed",
   "cancelled",
 ];
+
+export function approval(over: Partial<Approval> = {}): Approval {
+  return {
+    id: "appr-1",
+    task_id: "task-1",
+    run_id: "run-1",
+    step_id: "step-1",
+    tool_call_id: "call-1",
+    agent_id: "agent-1",
+    crew_run_id: null,
+    kind: "tool_call",
+    title: "Ada wants to run code_run",
+    proposed_action: { tool: "code_run", arguments: { language: "python", code: "print(sum(range(1, 101)))" } },
+    edited_action: null,
+    status: "pending",
+    decided_by: null,
+    decided_at: null,
+    comment: null,
+    expires_at: "2026-11-22T10:00:00.000Z",
+    created_at: T,
+    updated_at: T,
+    ...over,
+  };
+}

@@ -1,8 +1,9 @@
-import { useState } from "react";
+import { useMemo, useState } from "react";
 import { api, ApiError, toApiError } from "../api";
 import type { Agent } from "../bindings/Agent";
 import type { AgentInput } from "../bindings/AgentInput";
 import type { Autonomy } from "../bindings/Autonomy";
+import type { ToolDef } from "../bindings/ToolDef";
 import { useQuery } from "../hooks";
 import { Badge, Empty, ErrorText, Field, Modal, PageHeader, QueryView } from "../components/ui";
 
@@ -154,17 +155,30 @@ export function AgentEditor(props: { agent: Agent | null; onClose: () => void; o
   const a = props.agent;
   const templates = useQuery(() => api.agentTemplates(), []);
   const providers = useQuery(() => api.providers.list(), []);
+  // The models each provider has, to pick from (asked once; typing any name works too).
+  const overview = useQuery(() => api.providers.overview(), []);
   const [template, setTemplate] = useState("");
   const [name, setName] = useState(a?.name ?? "");
   const [role, setRole] = useState(a?.role ?? "");
   const [capabilities, setCapabilities] = useState(a?.capabilities.join(", ") ?? "");
-  const [tools, setTools] = useState(a?.allowed_tools.join(", ") ?? "");
+  const [allowed, setAllowed] = useState<string[]>(a?.allowed_tools ?? []);
+  const [toolAutonomy, setToolAutonomy] = useState<Record<string, Autonomy>>(() => {
+    const o: Record<string, Autonomy> = {};
+    for (const [k, v] of Object.entries(a?.tool_autonomy ?? {})) if (v) o[k] = v;
+    return o;
+  });
   const [autonomy, setAutonomy] = useState<Autonomy>(a?.autonomy ?? "copilot");
   const [provider, setProvider] = useState(a?.provider ?? "");
   const [model, setModel] = useState(a?.model ?? "");
   const [prompt, setPrompt] = useState(a?.system_prompt ?? "");
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
+  const models = useMemo(() => {
+    const list = (overview.data?.providers ?? [])
+      .filter((p) => (provider ? p.config.name === provider : p.active))
+      .flatMap((p) => p.models.map((m) => m.name));
+    return Array.from(new Set(list));
+  }, [overview.data, provider]);
 
   const pickTemplate = (key: string) => {
     setTemplate(key);
@@ -173,7 +187,7 @@ export function AgentEditor(props: { agent: Agent | null; onClose: () => void; o
     if (!name.trim()) setName(t.name);
     setRole(t.role);
     setCapabilities(t.capabilities.join(", "));
-    setTools(t.allowed_tools.join(", "));
+    setAllowed(t.allowed_tools);
     setAutonomy(t.autonomy);
     setPrompt(t.system_prompt);
   };
@@ -185,7 +199,9 @@ export function AgentEditor(props: { agent: Agent | null; onClose: () => void; o
       name,
       role,
       capabilities: splitList(capabilities),
-      allowed_tools: splitList(tools),
+      allowed_tools: allowed,
+      // Overrides only for the tools the agent may use.
+      tool_autonomy: Object.fromEntries(Object.entries(toolAutonomy).filter(([k]) => allowed.includes(k))),
       autonomy,
       provider,
       model,
@@ -239,9 +255,6 @@ export function AgentEditor(props: { agent: Agent | null; onClose: () => void; o
             placeholder="sql_query, data_analysis"
           />
         </Field>
-        <Field label="Allowed tools" hint="Comma-separated tool names.">
-          <input name="tools" value={tools} onChange={(e) => setTools(e.target.value)} placeholder="web_fetch, code_run" />
-        </Field>
         <fieldset className="field">
           <legend className="field-label">Autonomy</legend>
           <div className="segmented">
@@ -260,6 +273,13 @@ export function AgentEditor(props: { agent: Agent | null; onClose: () => void; o
           </div>
           <span className="field-hint">{AUTONOMY.find((o) => o.value === autonomy)?.hint}</span>
         </fieldset>
+        <ToolPicker
+          allowed={allowed}
+          onAllowed={setAllowed}
+          overrides={toolAutonomy}
+          onOverrides={setToolAutonomy}
+          autonomy={autonomy}
+        />
         <div className="grid-2">
           <Field label="Provider" hint="Empty uses the app default.">
             <select name="provider" value={provider} onChange={(e) => setProvider(e.target.value)}>
@@ -272,7 +292,18 @@ export function AgentEditor(props: { agent: Agent | null; onClose: () => void; o
             </select>
           </Field>
           <Field label="Model" hint="Empty uses the provider's default.">
-            <input name="model" value={model} onChange={(e) => setModel(e.target.value)} placeholder="llama3.2" />
+            <input
+              name="model"
+              list="agent-models"
+              value={model}
+              onChange={(e) => setModel(e.target.value)}
+              placeholder="llama3.2"
+            />
+            <datalist id="agent-models">
+              {models.map((m) => (
+                <option key={m} value={m} />
+              ))}
+            </datalist>
           </Field>
         </div>
         <Field label="System prompt">
@@ -289,5 +320,83 @@ export function AgentEditor(props: { agent: Agent | null; onClose: () => void; o
         </div>
       </form>
     </Modal>
+  );
+}
+
+/**
+ * The tools an agent may use, from the tools this app offers: each with its
+ * category, whether it is consequential (under copilot it waits for your
+ * approval) and why it cannot run here; a per-tool autonomy override for the
+ * checked ones. Allowed tools the app does not offer now (an MCP server that
+ * is off) stay listed, so saving does not drop them.
+ */
+function ToolPicker(props: {
+  allowed: string[];
+  onAllowed: (v: string[]) => void;
+  overrides: Record<string, Autonomy>;
+  onOverrides: (v: Record<string, Autonomy>) => void;
+  autonomy: Autonomy;
+}) {
+  const tools = useQuery(() => api.tools.list(), []);
+  const offered: ToolDef[] = tools.data ?? [];
+  const missing = props.allowed.filter((n) => !offered.some((t) => t.name === n));
+  const toggle = (name: string, on: boolean) =>
+    props.onAllowed(on ? [...props.allowed, name] : props.allowed.filter((n) => n !== name));
+  const setOverride = (name: string, v: string) => {
+    const next = { ...props.overrides };
+    if (v) next[name] = v as Autonomy;
+    else delete next[name];
+    props.onOverrides(next);
+  };
+  const row = (name: string, def: ToolDef | undefined) => {
+    const on = props.allowed.includes(name);
+    const effective = props.overrides[name] ?? props.autonomy;
+    return (
+      <li key={name} className={on ? "tool-row on" : "tool-row"} data-tool={name}>
+        <label className="tool-check">
+          <input type="checkbox" checked={on} onChange={(e) => toggle(name, e.target.checked)} aria-label={name} />
+          <span className="mono">{name}</span>
+        </label>
+        <span className="tool-badges">
+          {def ? <span className="tag">{def.category}</span> : <Badge tone="warn">not offered now</Badge>}
+          {def?.requires_approval && (
+            <Badge tone={effective === "copilot" ? "info" : "neutral"}>
+              {effective === "copilot" ? "asks you first" : "consequential"}
+            </Badge>
+          )}
+          {def?.unavailable && <Badge tone="bad">unavailable</Badge>}
+        </span>
+        {on && (
+          <select
+            className="tool-autonomy"
+            aria-label={`Autonomy for ${name}`}
+            value={props.overrides[name] ?? ""}
+            onChange={(e) => setOverride(name, e.target.value)}
+          >
+            <option value="">Agent's autonomy ({props.autonomy})</option>
+            {AUTONOMY.map((o) => (
+              <option key={o.value} value={o.value}>
+                {o.label}
+              </option>
+            ))}
+          </select>
+        )}
+        {def?.unavailable && <span className="field-hint tool-why">{def.unavailable}</span>}
+      </li>
+    );
+  };
+  return (
+    <fieldset className="field tool-picker">
+      <legend className="field-label">Allowed tools</legend>
+      {tools.error && <ErrorText error={tools.error} />}
+      {tools.loading && !tools.data && <span className="muted small">Loading tools…</span>}
+      <ul className="tool-list" aria-label="Allowed tools">
+        {offered.map((t) => row(t.name, t))}
+        {missing.map((n) => row(n, undefined))}
+      </ul>
+      <span className="field-hint">
+        {props.allowed.length === 0 ? "No tools: the agent only thinks and answers." : `${props.allowed.length} allowed.`}
+      </span>
+    </fieldset>
   );
 }

@@ -1,11 +1,13 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { api, ApiError, toApiError } from "../api";
+import type { McpServerConfig } from "../bindings/McpServerConfig";
+import type { McpStatus } from "../bindings/McpStatus";
 import type { ProviderKind } from "../bindings/ProviderKind";
 import type { ProviderStatus } from "../bindings/ProviderStatus";
 import type { PullProgress } from "../bindings/PullProgress";
 import type { Settings } from "../bindings/Settings";
 import { useQuery } from "../hooks";
-import { Badge, ErrorText, Field, PageHeader, QueryView } from "../components/ui";
+import { Badge, Empty, ErrorText, Field, PageHeader, QueryView } from "../components/ui";
 import { RunnerStatus } from "../components/RunnerStatus";
 
 export function SettingsView() {
@@ -15,6 +17,7 @@ export function SettingsView() {
     <section>
       <PageHeader title="Settings" subtitle="Providers, defaults, limits and where your data lives." />
       <Providers settings={settings.data} />
+      <McpServers settings={settings.data} />
       <div className="panels">
         <div className="panel">
           <h2>Work</h2>
@@ -308,6 +311,203 @@ function AddProvider(props: { onDone: () => void }) {
       <div className="modal-actions">
         <button type="submit" className="btn primary">
           Add provider
+        </button>
+      </div>
+    </form>
+  );
+}
+
+const MCP_REFRESH_MS = 5000;
+
+const MCP_TONE: Record<McpStatus["state"], "good" | "bad" | "warn" | "neutral" | "info"> = {
+  running: "good",
+  starting: "info",
+  exited: "warn",
+  failed: "bad",
+  disabled: "neutral",
+};
+
+/**
+ * MCP servers: each configured server's live state (as started with the
+ * app), the tools it contributes, restarts and its last error; add, turn
+ * off or remove one (changes take effect at the next start, when servers
+ * are started and their tools listed).
+ */
+function McpServers(props: { settings: Settings | undefined }) {
+  const statuses = useQuery(() => api.tools.mcpStatuses(), [], ["settings"]);
+  // A server can exit or be restarted at any time; its status is in memory, cheap to read.
+  const reload = statuses.reload;
+  useEffect(() => {
+    const t = setInterval(reload, MCP_REFRESH_MS);
+    return () => clearInterval(t);
+  }, [reload]);
+  const [adding, setAdding] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const configured = props.settings?.mcp_servers ?? [];
+  const save = async (next: McpServerConfig[]) => {
+    setError(null);
+    try {
+      await api.settings.update({ mcp_servers: next });
+      return true;
+    } catch (e) {
+      setError(toApiError(e));
+      return false;
+    }
+  };
+  return (
+    <div className="panel mcp-panel">
+      <div className="panel-head">
+        <h2>MCP servers</h2>
+        <button type="button" className="btn small" onClick={() => setAdding((a) => !a)}>
+          {adding ? "Close" : "Add server"}
+        </button>
+      </div>
+      <QueryView query={statuses} label="Reading the MCP servers…">
+        {(list) => {
+          const started = new Set(list.map((s) => s.server));
+          const pendingStart = configured.filter((c) => !started.has(c.name));
+          if (list.length === 0 && pendingStart.length === 0) {
+            return (
+              <Empty title="No MCP servers">
+                A stdio MCP server adds its tools (named server__tool) to the ones agents can use.
+              </Empty>
+            );
+          }
+          return (
+            <table className="table" aria-label="MCP servers">
+              <thead>
+                <tr>
+                  <th>Server</th>
+                  <th>State</th>
+                  <th>Tools</th>
+                  <th>Last error</th>
+                  <th aria-label="Actions" />
+                </tr>
+              </thead>
+              <tbody>
+                {list.map((st) => {
+                  const cfg = configured.find((c) => c.name === st.server);
+                  return (
+                    <tr key={st.server} data-mcp-server={st.server}>
+                      <td>
+                        <div className="strong">{st.server}</div>
+                        {cfg && <div className="muted small mono">{[cfg.command, ...cfg.args].join(" ")}</div>}
+                      </td>
+                      <td>
+                        <Badge tone={MCP_TONE[st.state]}>{st.state}</Badge>
+                        {st.restarts > 0 && <span className="muted small"> · restarted {st.restarts}×</span>}
+                      </td>
+                      <td>
+                        <span className="tool-count">
+                          {st.tools.length === 1 ? "1 tool" : `${st.tools.length} tools`}
+                        </span>
+                        {st.tools.length > 0 && <div className="muted small mono">{st.tools.join(", ")}</div>}
+                      </td>
+                      <td className="error-cell">
+                        {st.last_error ? <span className="error-text small">{st.last_error}</span> : <span className="muted">—</span>}
+                      </td>
+                      <td className="row-actions">
+                        {cfg && (
+                          <McpActions
+                            config={cfg}
+                            onSave={(next) => save(configured.map((c) => (c.name === cfg.name ? next : c)))}
+                            onRemove={() => save(configured.filter((c) => c.name !== cfg.name))}
+                          />
+                        )}
+                        {!cfg && <span className="muted small">removed; gone at the next start</span>}
+                      </td>
+                    </tr>
+                  );
+                })}
+                {pendingStart.map((c) => (
+                  <tr key={`new-${c.name}`} data-mcp-server={c.name}>
+                    <td>
+                      <div className="strong">{c.name}</div>
+                      <div className="muted small mono">{[c.command, ...c.args].join(" ")}</div>
+                    </td>
+                    <td>
+                      <Badge tone="neutral">starts at the next launch</Badge>
+                    </td>
+                    <td className="muted">—</td>
+                    <td className="muted">—</td>
+                    <td className="row-actions">
+                      <McpActions
+                        config={c}
+                        onSave={(next) => save(configured.map((x) => (x.name === c.name ? next : x)))}
+                        onRemove={() => save(configured.filter((x) => x.name !== c.name))}
+                      />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          );
+        }}
+      </QueryView>
+      <ErrorText error={error} />
+      {adding && (
+        <AddMcpServer
+          onAdd={async (c) => {
+            if (await save([...configured, c])) setAdding(false);
+          }}
+        />
+      )}
+      <p className="muted small">Changes take effect the next time Ensemble starts.</p>
+    </div>
+  );
+}
+
+function McpActions(props: {
+  config: McpServerConfig;
+  onSave: (next: McpServerConfig) => Promise<boolean>;
+  onRemove: () => Promise<boolean>;
+}) {
+  const c = props.config;
+  return (
+    <>
+      <button type="button" className="btn small" onClick={() => void props.onSave({ ...c, enabled: !c.enabled })}>
+        {c.enabled ? "Turn off" : "Turn on"}
+      </button>
+      <button type="button" className="btn small danger" aria-label={`Remove ${c.name}`} onClick={() => void props.onRemove()}>
+        Remove
+      </button>
+    </>
+  );
+}
+
+/** Splits a command line on spaces, keeping "quoted parts" together. */
+export function splitCommand(line: string): string[] {
+  const out: string[] = [];
+  const re = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(line)) !== null) out.push(m[1] ?? m[2] ?? m[3]);
+  return out;
+}
+
+function AddMcpServer(props: { onAdd: (c: McpServerConfig) => Promise<void> }) {
+  const [name, setName] = useState("");
+  const [line, setLine] = useState("");
+  const parts = splitCommand(line);
+  return (
+    <form
+      className="form add-mcp"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!name.trim() || parts.length === 0) return;
+        void props.onAdd({ name: name.trim(), command: parts[0], args: parts.slice(1), env: {}, enabled: true });
+      }}
+    >
+      <div className="grid-2">
+        <Field label="Server name" hint="Its tools are named name__tool.">
+          <input value={name} onChange={(e) => setName(e.target.value)} placeholder="files" />
+        </Field>
+        <Field label="Command" hint="Started with its arguments; talks MCP over stdin/stdout.">
+          <input value={line} onChange={(e) => setLine(e.target.value)} placeholder="npx -y @modelcontextprotocol/server-filesystem /home/me/docs" />
+        </Field>
+      </div>
+      <div className="modal-actions">
+        <button type="submit" className="btn primary" disabled={!name.trim() || parts.length === 0}>
+          Add MCP server
         </button>
       </div>
     </form>

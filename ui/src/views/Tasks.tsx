@@ -1,4 +1,4 @@
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { api, ApiError, toApiError } from "../api";
 import type { Agent } from "../bindings/Agent";
 import type { BoardColumn } from "../bindings/BoardColumn";
@@ -32,7 +32,8 @@ export function groupColumns(board: BoardColumn[]): { key: string; title: string
 
 export type TasksTab = "board" | "workflows";
 
-export function Tasks() {
+/** `open`: a task whose drawer opens (a clicked notification, an approval); `seq` tells repeats apart. */
+export function Tasks(props: { open?: { id: string; seq: number } | null } = {}) {
   const [tab, setTab] = useState<TasksTab>("board");
   const [search, setSearch] = useState("");
   const board = useQuery(() => api.tasks.board({ search, top_level: true }, 50), [search], ["task"]);
@@ -40,7 +41,10 @@ export function Tasks() {
   const byId = useMemo(() => new Map((agents.data?.items ?? []).map((a) => [a.id, a])), [agents.data]);
   const agentName = (id: string | null) => (id ? byId.get(id)?.name ?? "unknown agent" : null);
   const [creating, setCreating] = useState(false);
-  const [openId, setOpenId] = useState<string | null>(null);
+  const [openId, setOpenId] = useState<string | null>(props.open?.id ?? null);
+  useEffect(() => {
+    if (props.open) setOpenId(props.open.id);
+  }, [props.open]);
 
   return (
     <section className="tasks-view">

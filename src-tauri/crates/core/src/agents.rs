@@ -464,34 +464,42 @@ fn check_provider(tx: &Tx<'_>, provider: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// Inserts a validated agent inside an open transaction (services that
+/// create agents as part of a larger write: crew templates, crew import).
+pub fn insert_agent(
+    tx: &mut Tx<'_>,
+    input: &AgentInput,
+    default_autonomy: Autonomy,
+) -> Result<Agent> {
+    let base = defaults(input.template.as_deref(), default_autonomy)?;
+    if input.name.is_none() && base.name.is_empty() {
+        return Err(CoreError::validation("name", "must not be empty"));
+    }
+    let f = merge(base, input)?;
+    let id = new_id();
+    check_provider(tx, f.provider.as_deref())?;
+    let now = time::now_sql();
+    tx.execute(
+        &format!("INSERT INTO agents ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 'idle', NULL, ?19, ?20, ?20)"),
+        params![
+            id, f.name, f.role, f.description, f.system_prompt, to_json(&f.personality)?,
+            to_json(&f.capabilities)?, to_json(&f.allowed_tools)?, f.provider, f.model,
+            f.temperature, f.max_steps, f.max_delegation_depth, f.autonomy,
+            to_json(&f.tool_autonomy)?, f.approve_final_output, f.template, f.enabled,
+            f.max_concurrent_tasks, now
+        ],
+    )?;
+    if let Some(skills) = &input.skills {
+        write_skills(tx, &id, skills)?;
+    }
+    tx.changed(Entity::Agent, ChangeOp::Created, &id);
+    load_agent(tx, &id)
+}
+
 impl Core {
     pub fn create_agent(&self, input: AgentInput) -> Result<Agent> {
         let default_autonomy = self.settings()?.default_autonomy;
-        let base = defaults(input.template.as_deref(), default_autonomy)?;
-        if input.name.is_none() && base.name.is_empty() {
-            return Err(CoreError::validation("name", "must not be empty"));
-        }
-        let f = merge(base, &input)?;
-        let id = new_id();
-        self.write(|tx| {
-            check_provider(tx, f.provider.as_deref())?;
-            let now = time::now_sql();
-            tx.execute(
-                &format!("INSERT INTO agents ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 'idle', NULL, ?19, ?20, ?20)"),
-                params![
-                    id, f.name, f.role, f.description, f.system_prompt, to_json(&f.personality)?,
-                    to_json(&f.capabilities)?, to_json(&f.allowed_tools)?, f.provider, f.model,
-                    f.temperature, f.max_steps, f.max_delegation_depth, f.autonomy,
-                    to_json(&f.tool_autonomy)?, f.approve_final_output, f.template, f.enabled,
-                    f.max_concurrent_tasks, now
-                ],
-            )?;
-            if let Some(skills) = &input.skills {
-                write_skills(tx, &id, skills)?;
-            }
-            tx.changed(Entity::Agent, ChangeOp::Created, &id);
-            load_agent(tx, &id)
-        })
+        self.write(|tx| insert_agent(tx, &input, default_autonomy))
     }
 
     pub fn get_agent(&self, id: &str) -> Result<Agent> {

@@ -218,6 +218,30 @@ impl Core {
         })
     }
 
+    /// The decided requests (approved, edited, rejected, expired), most
+    /// recently decided first: the inbox's history.
+    pub fn list_decided_approvals(&self, paging: Paging) -> Result<Page<Approval>> {
+        let (limit, offset) = (paging.limit(), paging.offset());
+        self.store().read_tx(|c| {
+            let total: u64 = c.query_row(
+                "SELECT count(*) FROM approvals WHERE status <> 'pending'",
+                [],
+                |r| r.get(0),
+            )?;
+            let sql = format!(
+                "SELECT {COLS} FROM approvals WHERE status <> 'pending'
+                 ORDER BY coalesce(decided_at, updated_at) DESC, id DESC LIMIT {limit} OFFSET {offset}"
+            );
+            let items = query_all(c, &sql, [], approval_from_row)?;
+            Ok(Page {
+                items,
+                total,
+                limit,
+                offset,
+            })
+        })
+    }
+
     pub fn pending_approval_count(&self) -> Result<u64> {
         self.read(|c| {
             Ok(c.query_row(

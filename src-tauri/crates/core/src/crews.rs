@@ -1,6 +1,18 @@
 //! Crews (teams of agents): members in order, a process, an optional manager,
 //! relationships between members, budgets; and the relationship queries
 //! "who supervises X", "whom does X supervise", "may X delegate to Y".
+//! Running a crew lives in the submodules: the stored runs ([`run`]), the
+//! engine and its processes ([`engine`], [`process`]), the expert gate
+//! ([`gate`]), learning from outcomes ([`learning`]), crew templates
+//! ([`templates`]) and import/export ([`portable`]).
+
+pub mod engine;
+pub mod gate;
+pub mod learning;
+pub mod portable;
+pub mod process;
+pub mod run;
+pub mod templates;
 
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
@@ -306,36 +318,107 @@ fn check_manager(tx: &Tx<'_>, crew_id: &str, manager: Option<&str>) -> Result<()
     Ok(())
 }
 
+/// Inserts a validated crew (with its members and manager) inside an open
+/// transaction (crew templates and imports create several records at once).
+pub fn insert_crew(tx: &mut Tx<'_>, input: &CrewInput) -> Result<Crew> {
+    let name = validate::name("name", input.name.as_deref().unwrap_or(""))?;
+    let goal = validate::text("goal", input.goal.as_deref().unwrap_or(""))?;
+    let max_rounds = validate::range_u32("max_rounds", input.max_rounds.unwrap_or(5), 1, 50)?;
+    let budget = input.budget.clone().unwrap_or_default();
+    check_budget(&budget)?;
+    let id = new_id();
+    let now = time::now_sql();
+    tx.execute(
+        "INSERT INTO crews (id, name, goal, process, strategy, shared_context, escalation_rules, budget, max_rounds, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        params![
+            id, name, goal, input.process.unwrap_or(Process::Sequential),
+            json_object("strategy", input.strategy.as_ref())?.unwrap_or_else(|| "{}".into()),
+            json_object("shared_context", input.shared_context.as_ref())?.unwrap_or_else(|| "{}".into()),
+            json_object("escalation_rules", input.escalation_rules.as_ref())?.unwrap_or_else(|| "{}".into()),
+            to_json(&budget)?, max_rounds, now
+        ],
+    )?;
+    if let Some(members) = &input.members {
+        write_members(tx, &id, members)?;
+    }
+    let manager = input
+        .manager_agent_id
+        .as_deref()
+        .filter(|m| !m.trim().is_empty());
+    check_manager(tx, &id, manager)?;
+    tx.execute(
+        "UPDATE crews SET manager_agent_id = ?2 WHERE id = ?1",
+        params![id, manager],
+    )?;
+    tx.changed(Entity::Crew, ChangeOp::Created, &id);
+    load_crew(tx, &id)
+}
+
+/// Adds a relationship between two members inside an open transaction.
+pub fn insert_relationship(
+    tx: &mut Tx<'_>,
+    crew_id: &str,
+    input: &RelationshipInput,
+) -> Result<Relationship> {
+    if input.from_agent_id == input.to_agent_id {
+        return Err(CoreError::validation(
+            "to_agent_id",
+            "an agent cannot be related to itself",
+        ));
+    }
+    let trust = validate::unit_interval("trust_level", input.trust_level.unwrap_or(0.5))?;
+    let rules =
+        json_object("handoff_rules", input.handoff_rules.as_ref())?.unwrap_or_else(|| "{}".into());
+    let id = new_id();
+    if !row::exists(tx, "crews", crew_id)? {
+        return Err(CoreError::not_found("crew", crew_id));
+    }
+    for agent in [&input.from_agent_id, &input.to_agent_id] {
+        crate::agents::ensure_agent(tx, agent)?;
+        let member: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM crew_members WHERE crew_id = ?1 AND agent_id = ?2)",
+            params![crew_id, agent],
+            |r| r.get(0),
+        )?;
+        if !member {
+            return Err(CoreError::validation(
+                "relationship",
+                format!("agent {agent} is not a member of this crew"),
+            ));
+        }
+    }
+    let kind = input.kind.unwrap_or(RelationKind::CollaboratesWith);
+    let dup: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM relationships WHERE crew_id = ?1 AND from_agent_id = ?2 AND to_agent_id = ?3 AND kind = ?4)",
+        params![crew_id, input.from_agent_id, input.to_agent_id, kind],
+        |r| r.get(0),
+    )?;
+    if dup {
+        return Err(CoreError::Conflict(format!(
+            "that {kind} relationship already exists"
+        )));
+    }
+    let now = time::now_sql();
+    tx.execute(
+        "INSERT INTO relationships (id, crew_id, from_agent_id, to_agent_id, kind, trust_level, communication_style, handoff_rules, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+        params![id, crew_id, input.from_agent_id, input.to_agent_id, kind, trust,
+            input.communication_style.unwrap_or(CommStyle::Async), rules, now],
+    )?;
+    tx.changed(Entity::Crew, ChangeOp::Updated, crew_id);
+    query_one(
+        tx,
+        "SELECT * FROM relationships WHERE id = ?1",
+        [&id],
+        relationship_from_row,
+    )?
+    .ok_or_else(|| CoreError::not_found("relationship", &id))
+}
+
 impl Core {
     pub fn create_crew(&self, input: CrewInput) -> Result<Crew> {
-        let name = validate::name("name", input.name.as_deref().unwrap_or(""))?;
-        let goal = validate::text("goal", input.goal.as_deref().unwrap_or(""))?;
-        let max_rounds = validate::range_u32("max_rounds", input.max_rounds.unwrap_or(5), 1, 50)?;
-        let budget = input.budget.clone().unwrap_or_default();
-        check_budget(&budget)?;
-        let id = new_id();
-        self.write(|tx| {
-            let now = time::now_sql();
-            tx.execute(
-                "INSERT INTO crews (id, name, goal, process, strategy, shared_context, escalation_rules, budget, max_rounds, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-                params![
-                    id, name, goal, input.process.unwrap_or(Process::Sequential),
-                    json_object("strategy", input.strategy.as_ref())?.unwrap_or_else(|| "{}".into()),
-                    json_object("shared_context", input.shared_context.as_ref())?.unwrap_or_else(|| "{}".into()),
-                    json_object("escalation_rules", input.escalation_rules.as_ref())?.unwrap_or_else(|| "{}".into()),
-                    to_json(&budget)?, max_rounds, now
-                ],
-            )?;
-            if let Some(members) = &input.members {
-                write_members(tx, &id, members)?;
-            }
-            let manager = input.manager_agent_id.as_deref().filter(|m| !m.trim().is_empty());
-            check_manager(tx, &id, manager)?;
-            tx.execute("UPDATE crews SET manager_agent_id = ?2 WHERE id = ?1", params![id, manager])?;
-            tx.changed(Entity::Crew, ChangeOp::Created, &id);
-            load_crew(tx, &id)
-        })
+        self.write(|tx| insert_crew(tx, &input))
     }
 
     pub fn get_crew(&self, id: &str) -> Result<Crew> {
@@ -427,54 +510,7 @@ impl Core {
         crew_id: &str,
         input: RelationshipInput,
     ) -> Result<Relationship> {
-        if input.from_agent_id == input.to_agent_id {
-            return Err(CoreError::validation(
-                "to_agent_id",
-                "an agent cannot be related to itself",
-            ));
-        }
-        let trust = validate::unit_interval("trust_level", input.trust_level.unwrap_or(0.5))?;
-        let rules = json_object("handoff_rules", input.handoff_rules.as_ref())?
-            .unwrap_or_else(|| "{}".into());
-        let id = new_id();
-        self.write(|tx| {
-            if !row::exists(tx, "crews", crew_id)? {
-                return Err(CoreError::not_found("crew", crew_id));
-            }
-            for agent in [&input.from_agent_id, &input.to_agent_id] {
-                crate::agents::ensure_agent(tx, agent)?;
-                let member: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM crew_members WHERE crew_id = ?1 AND agent_id = ?2)",
-                    params![crew_id, agent],
-                    |r| r.get(0),
-                )?;
-                if !member {
-                    return Err(CoreError::validation(
-                        "relationship",
-                        format!("agent {agent} is not a member of this crew"),
-                    ));
-                }
-            }
-            let kind = input.kind.unwrap_or(RelationKind::CollaboratesWith);
-            let dup: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM relationships WHERE crew_id = ?1 AND from_agent_id = ?2 AND to_agent_id = ?3 AND kind = ?4)",
-                params![crew_id, input.from_agent_id, input.to_agent_id, kind],
-                |r| r.get(0),
-            )?;
-            if dup {
-                return Err(CoreError::Conflict(format!("that {kind} relationship already exists")));
-            }
-            let now = time::now_sql();
-            tx.execute(
-                "INSERT INTO relationships (id, crew_id, from_agent_id, to_agent_id, kind, trust_level, communication_style, handoff_rules, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-                params![id, crew_id, input.from_agent_id, input.to_agent_id, kind, trust,
-                    input.communication_style.unwrap_or(CommStyle::Async), rules, now],
-            )?;
-            tx.changed(Entity::Crew, ChangeOp::Updated, crew_id);
-            query_one(tx, "SELECT * FROM relationships WHERE id = ?1", [&id], relationship_from_row)?
-                .ok_or_else(|| CoreError::not_found("relationship", &id))
-        })
+        self.write(|tx| insert_relationship(tx, crew_id, &input))
     }
 
     pub fn remove_relationship(&self, relationship_id: &str) -> Result<()> {

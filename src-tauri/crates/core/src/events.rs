@@ -63,6 +63,11 @@ pub struct Notice {
     pub body: String,
     /// The view to open when the notice is activated.
     pub view: String,
+    /// What the notice is about inside that view, opened with it: a task's
+    /// id for "tasks", a crew's for "crews".
+    #[serde(default)]
+    #[ts(optional)]
+    pub item_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]

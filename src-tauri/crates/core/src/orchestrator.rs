@@ -478,6 +478,7 @@ impl Orchestrator {
                             title: format!("Task failed: {}", task.title),
                             body: task.error.clone().unwrap_or_default(),
                             view: "tasks".into(),
+                            item_id: Some(task.id.clone()),
                         });
                     }
                 }

@@ -62,8 +62,17 @@ fn export_all(dir: &Path) -> Result<(), ts_rs::ExportError> {
     ensemble_core::runs::RunTrace::export_all(&cfg)?;
     ensemble_core::tools::ToolDef::export_all(&cfg)?;
     ensemble_core::tools::ToolResult::export_all(&cfg)?;
+    ensemble_core::tools::mcp::McpStatus::export_all(&cfg)?;
     ensemble_core::orchestrator::workflow::WorkflowRun::export_all(&cfg)?;
     ensemble_core::memory::MemoryEntry::export_all(&cfg)?;
+    crews::run::CrewRun::export_all(&cfg)?;
+    crews::gate::ExpertScore::export_all(&cfg)?;
+    crews::gate::RoutingConfig::export_all(&cfg)?;
+    crews::gate::Selection::export_all(&cfg)?;
+    crews::templates::CrewTemplate::export_all(&cfg)?;
+    crews::templates::FromTemplate::export_all(&cfg)?;
+    crews::portable::CrewDocument::export_all(&cfg)?;
+    crews::portable::ExportFormat::export_all(&cfg)?;
     events::Notice::export_all(&cfg)?;
     Ok(())
 }

@@ -148,6 +148,7 @@ async fn decide(
                     title: format!("{} ran {}", ctx.job.agent.name, action.tool),
                     body: format!("On autopilot, for the task '{}'.", ctx.job.task.title),
                     view: "tasks".into(),
+                    item_id: Some(ctx.job.task.id.clone()),
                 });
             }
             Ok(out)

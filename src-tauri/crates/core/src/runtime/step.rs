@@ -85,7 +85,8 @@ pub fn instructions(tools: &[ToolDef]) -> String {
     let mut s = String::from(
         "Work step by step. Answer every turn with ONE JSON object and nothing else:\n\
          - to use a tool: {\"action\": \"<tool name>\", \"arguments\": {…}, \"thought\": \"<why this tool>\"}\n\
-         - when you have the final answer: {\"action\": \"finish\", \"answer\": \"<the answer>\", \"confidence\": <0.0-1.0>, \"thought\": \"<why>\"}\n\
+         - when you have the final answer: {\"action\": \"finish\", \"answer\": ANSWER, \"confidence\": <0.0-1.0>, \"thought\": \"<why>\"}\n\
+         where ANSWER is a JSON string holding your whole answer to the task itself, written out in full.\n\
          After a tool runs you get its result as an observation. When the task asks for a tool, use it before you finish, \
          and base the answer on its result.\n",
     );

@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "board_counts",
         sql: include_str!("../../migrations/0003_board_counts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "crew_runs",
+        sql: include_str!("../../migrations/0004_crew_runs.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.
