@@ -8,10 +8,8 @@
 #[path = "common/ipc.rs"]
 mod ipc;
 
-
-use serde_json::json;
 use ipc::{app, invoke};
-
+use serde_json::json;
 
 #[test]
 fn commands_return_json_and_errors_carry_code_and_message() {

@@ -9,9 +9,8 @@ mod ipc;
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use ipc::{app, invoke};
-
+use serde_json::json;
 
 #[test]
 fn crew_templates_export_and_import_over_ipc() {

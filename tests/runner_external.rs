@@ -66,6 +66,16 @@ fn model(req: &Recorded, _n: usize) -> Reply {
     }
 }
 
+/// The runner process, killed if the test fails before stopping it.
+struct Runner(std::process::Child);
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn cli(data: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_ensemble"))
         .arg("--data-dir")
@@ -136,18 +146,20 @@ async fn the_runner_follows_pauses_and_cancels_made_by_another_process() {
         .id
     };
     let log = tmp.path().join("runner.out");
-    let mut runner = Command::new(env!("CARGO_BIN_EXE_ensemble"))
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("run")
-        .env("ENSEMBLE_NO_KEYRING", "1")
-        .env("OLLAMA_HOST", "http://127.0.0.1:9")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .env("ENSEMBLE_LOG", "debug")
-        .stderr(std::fs::File::create(tmp.path().join("runner.err")).unwrap())
-        .spawn()
-        .expect("start ensemble run");
+    let mut runner = Runner(
+        Command::new(env!("CARGO_BIN_EXE_ensemble"))
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("run")
+            .env("ENSEMBLE_NO_KEYRING", "1")
+            .env("OLLAMA_HOST", "http://127.0.0.1:9")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .env("ENSEMBLE_LOG", "debug")
+            .stderr(std::fs::File::create(tmp.path().join("runner.err")).unwrap())
+            .spawn()
+            .expect("start ensemble run"),
+    );
 
     // A first task runs: the runner is up.
     let first = task_id(&cli(&data, &["--json", "tasks", "add", "first"]));
@@ -190,9 +202,9 @@ async fn the_runner_follows_pauses_and_cancels_made_by_another_process() {
     println!("cancel noticed after {} ms", started.elapsed().as_millis());
 
     // Stop the runner; each finished task was reported once.
-    let pid = runner.id().to_string();
+    let pid = runner.0.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let status = runner.wait().unwrap();
+    let status = runner.0.wait().unwrap();
     assert!(status.success(), "runner exit: {status}");
     let out = std::fs::read_to_string(&log).unwrap();
     for title in ["first", "held"] {
