@@ -24,6 +24,9 @@ pub struct ChatArgs {
     /// Continue this chat session (default: a new one)
     #[arg(long)]
     pub session: Option<String>,
+    /// New session: the expert gate picks the agent that answers each message
+    #[arg(long, conflicts_with = "agent")]
+    pub auto_route: bool,
 }
 
 pub fn run(core: &Arc<Core>, out: &Out, args: ChatArgs) -> CliResult {
@@ -77,6 +80,7 @@ pub fn run(core: &Arc<Core>, out: &Out, args: ChatArgs) -> CliResult {
             session_id: args.session,
             text: args.text,
             agent_id: args.agent,
+            auto_route: args.auto_route.then_some(true),
         };
         services.chat.send(request, cancel, &mut sink).await?;
         match failure {

@@ -8,4 +8,10 @@ session_id?: string, text: string,
 /**
  * Answer as this agent (its prompt, provider and model); else the session's agent.
  */
-agent_id?: string, };
+agent_id?: string, 
+/**
+ * Let the expert gate pick the agent that answers each message of the
+ * session (see [`route_by_gate`]); `false` turns it off for the session.
+ * An explicit `agent_id` still answers that message.
+ */
+auto_route?: boolean, };

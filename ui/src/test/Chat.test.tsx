@@ -91,6 +91,38 @@ describe("Chat view", () => {
     expect(screen.queryByTestId("stop")).toBeNull();
   });
 
+  it("sends with auto-routing when the expert gate is chosen, and shows who answered", async () => {
+    let channel: Channel<ChatEvent> | undefined;
+    let request: Record<string, unknown> | undefined;
+    mockIPC((cmd, args) => {
+      const a = args as Record<string, unknown>;
+      if (cmd === "chat_sessions_list") return { items: [], total: 0, limit: 200, offset: 0 };
+      if (cmd === "agents_list") return { items: [{ id: "ana", name: "Ana" }], total: 1, limit: 1000, offset: 0 };
+      if (cmd === "chat_messages_list") return { items: [], total: 0, limit: 1000, offset: 0 };
+      if (cmd === "chat_send") {
+        channel = a.onEvent as Channel<ChatEvent>;
+        request = a.request as Record<string, unknown>;
+        return new Promise<ChatMessage>(() => {});
+      }
+      return null;
+    });
+    const user = userEvent.setup();
+    render(<Chat />);
+    await screen.findByRole("option", { name: "Ana" });
+    await user.selectOptions(screen.getByRole("combobox", { name: "Agent" }), "Auto: the best agent for each message");
+    await user.type(screen.getByRole("textbox", { name: "Message" }), "Analyse the sales");
+    await user.click(screen.getByTestId("send"));
+    await waitFor(() => expect(request).toBeDefined());
+    expect(request).toMatchObject({ text: "Analyse the sales", auto_route: true });
+    expect(request!.agent_id).toBeUndefined();
+    const user_message = msg({ id: "u1", role: "user", content: "Analyse the sales" });
+    act(() => {
+      channel!.onmessage({ event: "started", data: { session_id: "s9", user_message, message_id: "a9", agent_id: "ana", agent_name: "Ana", provider: "embedded", model: "gemma-3" } });
+      channel!.onmessage({ event: "delta", data: { text: "Looking at it" } });
+    });
+    expect(await screen.findByText(/Looking at it/)).toBeTruthy();
+  });
+
   it("shows a failed answer's reason", async () => {
     const failed = msg({ id: "a2", content: "Part", status: "error", metadata: { error: { code: "PROVIDER_UNREACHABLE", message: "cannot reach the provider at http://127.0.0.1:11434: connection refused" } } });
     mockIPC((cmd) => {

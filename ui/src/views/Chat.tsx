@@ -7,6 +7,9 @@ import type { ChatMessage } from "../bindings/ChatMessage";
 import { useQuery } from "../hooks";
 import { Badge, Empty, ErrorText, PageHeader, QueryView, relativeTime } from "../components/ui";
 
+/** The agent picker's choice that lets the expert gate pick per message. */
+const AUTO = "__auto__";
+
 /** The answer being streamed right now. */
 export interface LiveAnswer {
   messageId: string;
@@ -106,7 +109,7 @@ export function Chat() {
   // Follow the session's agent when switching sessions.
   useEffect(() => {
     const s = sessions.data?.items.find((x) => x.id === sessionId);
-    setAgentId(s?.agent_id ?? "");
+    setAgentId(s?.auto_route ? AUTO : s?.agent_id ?? "");
   }, [sessionId, sessions.data]);
 
   useEffect(() => {
@@ -121,7 +124,14 @@ export function Chat() {
     setError(null);
     setText("");
     try {
-      await api.chat.send({ session_id: sessionId ?? undefined, text: body, agent_id: agentId || undefined }, (ev) => {
+      const auto = agentId === AUTO;
+      const request = {
+        session_id: sessionId ?? undefined,
+        text: body,
+        agent_id: auto ? undefined : agentId || undefined,
+        auto_route: auto,
+      };
+      await api.chat.send(request, (ev) => {
         if (ev.event === "started") setSessionId(ev.data.session_id);
         setLive((l) => applyEvent(l, ev));
       });
@@ -230,6 +240,7 @@ export function Chat() {
           >
             <select aria-label="Agent" value={agentId} onChange={(e) => setAgentId(e.target.value)} disabled={sending}>
               <option value="">Default assistant</option>
+              <option value={AUTO}>Auto: the best agent for each message</option>
               {agents.data?.items.map((a) => (
                 <option key={a.id} value={a.id}>
                   {a.name}

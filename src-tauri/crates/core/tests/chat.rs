@@ -265,7 +265,7 @@ async fn a_provider_that_refuses_gives_an_error_message_not_a_crash() {
             ChatSendRequest {
                 session_id: Some("ghost".into()),
                 text: "x".into(),
-                agent_id: None,
+                ..Default::default()
             },
             CancellationToken::new(),
             &mut |_| true,
@@ -306,7 +306,7 @@ async fn an_agent_answers_with_its_prompt_provider_model_and_the_history() {
         ChatSendRequest {
             agent_id: Some(agent.id.clone()),
             text: "Q1".into(),
-            session_id: None,
+            ..Default::default()
         },
     )
     .await;
@@ -319,7 +319,7 @@ async fn an_agent_answers_with_its_prompt_provider_model_and_the_history() {
         ChatSendRequest {
             session_id: Some(first.session_id.clone()),
             text: "Q2".into(),
-            agent_id: None,
+            ..Default::default()
         },
     )
     .await;
@@ -511,4 +511,84 @@ async fn api_keys_live_outside_the_database() {
             .unwrap()
             .has_api_key
     );
+}
+
+/// Chat auto-routing (issue 6): a session created with `auto_route` lets the
+/// expert gate pick, per message, the agent that answers — seed 000's
+/// analyst for a data question, the writer for a writing request — and an
+/// explicit agent still wins.
+#[tokio::test]
+async fn auto_routed_chat_asks_the_agent_the_gate_ranks_best() {
+    let model = Arc::new(ScriptedProvider::from_fn("scripted", |_, _| {
+        Reply::text("On it.")
+    }));
+    let env = env(model.clone());
+    let analyst = env
+        .core
+        .create_agent(AgentInput {
+            name: Some("Ana".into()),
+            role: Some("data analyst".into()),
+            capabilities: Some(vec!["sql_query".into(), "data_analysis".into()]),
+            system_prompt: Some("You are Ana.".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let writer = env
+        .core
+        .create_agent(AgentInput {
+            name: Some("Wren".into()),
+            role: Some("writer".into()),
+            capabilities: Some(vec!["summarization".into(), "writing".into()]),
+            system_prompt: Some("You are Wren.".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let (events, first) = send(
+        &env,
+        ChatSendRequest {
+            text: "Run a data analysis of last quarter's sales with an SQL query".into(),
+            auto_route: Some(true),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(
+        matches!(&events[0], ChatEvent::Started { agent_name: Some(n), .. } if n == "Ana"),
+        "{:?}",
+        events[0]
+    );
+    assert_eq!(first.agent_id.as_deref(), Some(analyst.id.as_str()));
+    let session = first.session_id.clone();
+    let (_, second) = send(
+        &env,
+        ChatSendRequest {
+            session_id: Some(session.clone()),
+            text: "Write a short summary of the findings for the newsletter".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(second.agent_id.as_deref(), Some(writer.id.as_str()));
+    let (_, third) = send(
+        &env,
+        ChatSendRequest {
+            session_id: Some(session),
+            text: "Write it as a data analysis instead".into(),
+            agent_id: Some(writer.id.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        third.agent_id.as_deref(),
+        Some(writer.id.as_str()),
+        "an explicit agent wins"
+    );
+    let prompts: Vec<String> = model
+        .requests()
+        .iter()
+        .map(|r| r.messages[0].content.clone())
+        .collect();
+    assert!(prompts[0].contains("You are Ana."), "{}", prompts[0]);
+    assert!(prompts[1].contains("You are Wren."), "{}", prompts[1]);
 }

@@ -64,6 +64,45 @@ pub struct ChatSendRequest {
     /// Answer as this agent (its prompt, provider and model); else the session's agent.
     #[ts(optional)]
     pub agent_id: Option<Id>,
+    /// Let the expert gate pick the agent that answers each message of the
+    /// session (see [`route_by_gate`]); `false` turns it off for the session.
+    /// An explicit `agent_id` still answers that message.
+    #[ts(optional)]
+    #[serde(default)]
+    pub auto_route: Option<bool>,
+}
+
+/// The agent the expert gate ranks best for this message among the enabled,
+/// unpaused agents (TOP_1 with the default threshold; when nobody reaches
+/// it the best one still answers). `None` when there are no agents.
+pub fn route_by_gate(c: &crate::Core, text: &str) -> Result<Option<Agent>> {
+    use crate::crews::gate;
+    let agents = c
+        .list_agents(
+            &crate::agents::AgentFilter {
+                enabled: Some(true),
+                ..Default::default()
+            },
+            crate::Paging {
+                limit: Some(crate::Paging::MAX_LIMIT),
+                offset: None,
+            },
+        )?
+        .items;
+    let agents: Vec<Agent> = agents
+        .into_iter()
+        .filter(|a| a.status != crate::agents::AgentStatus::Paused)
+        .collect();
+    let candidates: Vec<gate::Candidate<'_>> = agents
+        .iter()
+        .map(|agent| gate::Candidate { agent, load: 0 })
+        .collect();
+    let ranking = gate::score_all(text, &[], &candidates);
+    let chosen = gate::select(&ranking, &gate::RoutingConfig::default());
+    Ok(chosen
+        .chosen
+        .first()
+        .and_then(|id| agents.iter().find(|a| &a.id == id).cloned()))
 }
 
 /// How much earlier conversation is sent, in characters (small local models
@@ -261,7 +300,16 @@ impl ChatEngine {
         db(&self.core, move |c| {
             let session = match &req.session_id {
                 Some(id) => {
-                    let s = c.get_chat_session(id)?;
+                    let mut s = c.get_chat_session(id)?;
+                    if let Some(on) = req.auto_route.filter(|on| *on != s.auto_route) {
+                        s = c.update_chat_session(
+                            id,
+                            SessionInput {
+                                auto_route: Some(on),
+                                ..Default::default()
+                            },
+                        )?;
+                    }
                     match &req.agent_id {
                         Some(a) if s.agent_id.as_deref() != Some(a.as_str()) => c
                             .update_chat_session(
@@ -277,12 +325,16 @@ impl ChatEngine {
                 None => c.create_chat_session(SessionInput {
                     title: Some(title_from(&req.text)),
                     agent_id: req.agent_id.clone(),
-                    auto_route: None,
+                    auto_route: req.auto_route.filter(|_| req.agent_id.is_none()),
                 })?,
             };
-            let agent = match session.agent_id.as_deref() {
-                Some(a) => Some(c.get_agent(a)?),
-                None => None,
+            let agent = if session.auto_route && req.agent_id.is_none() {
+                route_by_gate(c, &req.text)?
+            } else {
+                match session.agent_id.as_deref() {
+                    Some(a) => Some(c.get_agent(a)?),
+                    None => None,
+                }
             };
             Ok((session, agent))
         })
