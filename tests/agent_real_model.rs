@@ -58,6 +58,9 @@ fn an_agent_on_the_embedded_model_runs_code_and_completes_its_task() {
             provider: Some("embedded".into()),
             autonomy: Some(Autonomy::Autopilot),
             max_steps: Some(6),
+            // Greedy decoding: the same steps on every run (a sampled run
+            // of this small model sometimes writes `python` as the code).
+            temperature: Some(0.0),
             ..Default::default()
         })
         .unwrap();
