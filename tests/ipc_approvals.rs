@@ -8,35 +8,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/ipc.rs"]
+mod ipc;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use ensemble_app::notifications::{self, Route};
-use ensemble_app::state::AppState;
 use ensemble_core::approvals::NewApproval;
 use ensemble_core::settings::{McpServerConfig, SettingsPatch};
+use ipc::{invoke, ok, App};
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::{Listener, Manager};
+use tauri::Listener;
 
 const MCP_FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/src-tauri/crates/core/tests/fixtures/mcp_server.py"
 );
-
-struct App {
-    webview: tauri::WebviewWindow<MockRuntime>,
-    app: tauri::App<MockRuntime>,
-    _dir: tempfile::TempDir,
-}
-
-impl App {
-    fn core(&self) -> Arc<ensemble_core::Core> {
-        self.app.state::<AppState>().core().clone()
-    }
-}
 
 /// An app on a fresh data folder; `prepare` writes to it before the app
 /// starts (settings such as MCP servers are read at start).
@@ -44,34 +32,7 @@ fn app_with(prepare: impl FnOnce(&ensemble_core::Core)) -> App {
     let dir = tempfile::tempdir().unwrap();
     let core = Arc::new(ensemble_core::Core::open(dir.path()).unwrap());
     prepare(&core);
-    let app = ensemble_app::build_app(mock_builder(), core)
-        .build(tauri::generate_context!("tauri.conf.json"))
-        .expect("build app");
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
-    App {
-        webview,
-        app,
-        _dir: dir,
-    }
-}
-
-fn invoke(app: &App, cmd: &str, args: Value) -> Result<Value, Value> {
-    let req = InvokeRequest {
-        cmd: cmd.into(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        url: "tauri://localhost".parse().unwrap(),
-        body: InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    };
-    get_ipc_response(&app.webview, req).map(|b| b.deserialize::<Value>().unwrap())
-}
-
-fn ok(app: &App, cmd: &str, args: Value) -> Value {
-    invoke(app, cmd, args.clone()).unwrap_or_else(|e| panic!("{cmd} {args}: {e}"))
+    ipc::app_on(dir, core)
 }
 
 fn request(app: &App, title: &str) -> String {
@@ -269,7 +230,7 @@ fn settings_sees_each_mcp_server_with_its_state_tools_and_error() {
         .any(|t| t["name"] == "calc__add"));
 
     // Quitting stops the servers it started.
-    app.app.state::<AppState>().shutdown();
+    app.state().shutdown();
     let after = ok(&app, "mcp_statuses", json!({}));
     assert_ne!(after[0]["state"], "running", "{after}");
 }

@@ -10,61 +10,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/ipc.rs"]
+mod ipc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ensemble_app::state::AppState;
 use ensemble_core::orchestrator::RunnerLock;
+use ipc::{invoke, ok, App};
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
-use tauri::Manager;
-
-struct App {
-    webview: tauri::WebviewWindow<MockRuntime>,
-    app: tauri::App<MockRuntime>,
-    dir: tempfile::TempDir,
-}
-
-impl App {
-    fn state(&self) -> tauri::State<'_, AppState> {
-        self.app.state::<AppState>()
-    }
-}
 
 fn app_in(dir: tempfile::TempDir) -> App {
     let core = Arc::new(ensemble_core::Core::open(dir.path()).unwrap());
-    let app = ensemble_app::build_app(mock_builder(), core)
-        .build(tauri::generate_context!("tauri.conf.json"))
-        .expect("build app");
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let app = ipc::app_on(dir, core);
     // The mock app never reaches its event loop, where `setup` would start it.
-    ensemble_app::state::start_runner(app.handle());
-    App { webview, app, dir }
+    ensemble_app::state::start_runner(app.app.handle());
+    app
 }
 
 fn app() -> App {
     app_in(tempfile::tempdir().unwrap())
-}
-
-fn invoke(app: &App, cmd: &str, args: Value) -> Result<Value, Value> {
-    let req = InvokeRequest {
-        cmd: cmd.into(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        url: "tauri://localhost".parse().unwrap(),
-        body: InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    };
-    get_ipc_response(&app.webview, req).map(|b| b.deserialize::<Value>().unwrap())
-}
-
-fn ok(app: &App, cmd: &str, args: Value) -> Value {
-    invoke(app, cmd, args.clone()).unwrap_or_else(|e| panic!("{cmd} {args}: {e}"))
 }
 
 /// Polls `f` until it returns `Some`, or fails after `secs`.

@@ -17,6 +17,17 @@ pub struct App {
     pub dir: tempfile::TempDir,
 }
 
+impl App {
+    pub fn state(&self) -> tauri::State<'_, ensemble_app::state::AppState> {
+        use tauri::Manager;
+        self.app.state::<ensemble_app::state::AppState>()
+    }
+
+    pub fn core(&self) -> Arc<ensemble_core::Core> {
+        self.state().core().clone()
+    }
+}
+
 /// The app on a fresh data folder.
 pub fn app() -> App {
     let dir = tempfile::tempdir().unwrap();
@@ -47,4 +58,9 @@ pub fn invoke(app: &App, cmd: &str, args: Value) -> Result<Value, Value> {
         invoke_key: INVOKE_KEY.to_string(),
     };
     get_ipc_response(&app.webview, req).map(|b| b.deserialize::<Value>().unwrap())
+}
+
+/// [`invoke`] that must succeed.
+pub fn ok(app: &App, cmd: &str, args: Value) -> Value {
+    invoke(app, cmd, args.clone()).unwrap_or_else(|e| panic!("{cmd} {args}: {e}"))
 }
