@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/ensemble/target
 export ENSEMBLE_TEST_MODEL ?= $(HOME)/.cache/ensemble/models/gemma-3-270m-q4_k_m.gguf
 BIN := $(CARGO_TARGET_DIR)/debug/ensemble
 
-.PHONY: run test setup ui build fmt-check clippy core-has-no-tauri rust-test ui-test e2e bindings bench crash-bench
+.PHONY: run test setup ui build fmt-check clippy core-has-no-tauri rust-test ui-test e2e bindings bench bench-peers crash-bench
 
 run: setup ui
 	cargo build
@@ -51,9 +51,14 @@ bindings:
 	UPDATE_BINDINGS=1 cargo test --lib app_bindings
 
 # Benchmarks (numbers, not pass/fail): chat overhead, tokens/s, scheduler,
-# task board, runner memory.
+# task board, runner memory, then Ensemble vs CrewAI and LangGraph; writes
+# docs/BENCHMARKS.md.
 bench: setup
-	cargo bench --workspace
+	scripts/bench/all.sh
+
+# The peer comparison alone (Ensemble, CrewAI, LangGraph); rewrites docs/BENCHMARKS.md.
+bench-peers:
+	scripts/bench/all.sh --peers-only
 
 # The crash test with 200 SIGKILLs instead of the suite's 20.
 crash-bench:

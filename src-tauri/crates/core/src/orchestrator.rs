@@ -273,6 +273,8 @@ impl Orchestrator {
         let mut events = self.core.events().subscribe();
         let mut last_expiry = Instant::now() - Duration::from_secs(3600);
         let mut last_heartbeat = Instant::now() - self.config.heartbeat;
+        // Look at the queue at once, not after the first change or poll.
+        self.wake.notify_one();
         loop {
             tokio::select! {
                 biased;
