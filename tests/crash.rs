@@ -39,7 +39,7 @@ use serde_json::json;
 
 const NDJSON: &str = "application/x-ndjson";
 const FIRST_TASKS: usize = 30;
-const TASKS_PER_TRIAL: usize = 3;
+const TASKS_PER_TRIAL: usize = 6;
 const EFFECTS: &str = "effects.log";
 
 /// A small deterministic generator (xorshift), so a failing run can be replayed.
@@ -123,7 +123,7 @@ fn model(req: &Recorded, n: usize) -> Reply {
             done_line(),
         ]);
     }
-    let hold = (n as u64 * 37) % 250;
+    let hold = (n as u64 * 37) % 500;
     ndjson(&[
         json!({"model": "fixture", "created_at": "2026-11-21T10:00:00Z",
             "message": {"role": "assistant", "content": "",
