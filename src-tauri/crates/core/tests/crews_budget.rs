@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crew::{agent, engine, json, messages, purpose};
-use ensemble_core::approvals::{ApprovalKind, ApprovalStatus, Decision, Verdict};
+use ensemble_core::approvals::{ApprovalKind, Decision, Verdict};
 use ensemble_core::crews::run::{CrewRunStatus, StopReason};
 use ensemble_core::crews::{Budget, CrewInput, Process, RelationKind, RelationshipInput};
 use ensemble_core::messages::MessageKind;
@@ -263,21 +263,6 @@ fn escalation_env(
     (env, c, lead, worker)
 }
 
-async fn pending_escalation(env: &Env) -> ensemble_core::approvals::Approval {
-    let end = Instant::now() + LONG;
-    loop {
-        let p = env
-            .core
-            .list_approvals(Some(ApprovalStatus::Pending), Paging::default())
-            .unwrap();
-        if let Some(a) = p.items.into_iter().next() {
-            return a;
-        }
-        assert!(Instant::now() < end, "no escalation reached the inbox");
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_work_goes_to_the_supervisor_then_to_a_human_whose_answer_is_used() {
     let (mut env, c, lead, worker) = escalation_env(
@@ -285,7 +270,7 @@ async fn failed_work_goes_to_the_supervisor_then_to_a_human_whose_answer_is_used
     );
     let eng = engine(&env);
     let run = eng.start(&c.id, "Write a memo").await.unwrap();
-    let a = pending_escalation(&env).await;
+    let a = env.pending_approval(LONG).await;
     assert_eq!(a.kind, ApprovalKind::Escalation);
     assert_eq!(a.crew_run_id.as_deref(), Some(run.id.as_str()));
     assert_eq!(a.agent_id.as_deref(), Some(worker.as_str()));
@@ -384,7 +369,7 @@ async fn a_human_rejecting_the_escalation_stops_the_run() {
         escalation_env(json!({ "decision": "escalate", "answer": "", "reason": "no" }));
     let eng = engine(&env);
     let run = eng.start(&c.id, "Write a memo").await.unwrap();
-    let a = pending_escalation(&env).await;
+    let a = env.pending_approval(LONG).await;
     env.core
         .decide_approval(
             &a.id,

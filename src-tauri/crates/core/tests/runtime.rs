@@ -69,21 +69,6 @@ fn lines(env: &Env, file: &str) -> Vec<String> {
         .collect()
 }
 
-async fn pending_approval(env: &Env) -> ensemble_core::approvals::Approval {
-    let end = Instant::now() + LONG;
-    loop {
-        let p = env
-            .core
-            .list_approvals(Some(ApprovalStatus::Pending), Paging::default())
-            .unwrap();
-        if let Some(a) = p.items.into_iter().next() {
-            return a;
-        }
-        assert!(Instant::now() < end, "no approval appeared");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multi_step_run_with_a_repair_and_an_unknown_tool() {
     let mut env = Env::new(ScriptedProvider::from_fn("scripted", |req, _| {
@@ -235,7 +220,7 @@ async fn copilot_waits_and_approve_runs_the_action() {
     let a = worker(&env, Autonomy::Copilot, &["test_append"]);
     let t = task_for(&env, &a, "approve me");
     env.start();
-    let ap = pending_approval(&env).await;
+    let ap = env.pending_approval(LONG).await;
     assert_eq!(
         (ap.kind, ap.proposed_action["arguments"]["line"].as_str()),
         (ApprovalKind::ToolCall, Some("original"))
@@ -269,7 +254,7 @@ async fn edit_runs_the_edited_arguments_and_reject_feeds_the_reason_back() {
     let a = worker(&env, Autonomy::Copilot, &["test_append"]);
     let t1 = task_for(&env, &a, "edit me");
     env.start();
-    let ap = pending_approval(&env).await;
+    let ap = env.pending_approval(LONG).await;
     env.core
         .decide_approval(
             &ap.id,
@@ -284,7 +269,7 @@ async fn edit_runs_the_edited_arguments_and_reject_feeds_the_reason_back() {
     assert_eq!(lines(&env, "c.txt"), ["edited by a human"]);
 
     let t2 = task_for(&env, &a, "reject me");
-    let ap = pending_approval(&env).await;
+    let ap = env.pending_approval(LONG).await;
     env.core
         .decide_approval(
             &ap.id,
@@ -320,7 +305,7 @@ async fn an_expired_approval_is_a_rejection() {
     let a = worker(&env, Autonomy::Copilot, &["test_append"]);
     let t = task_for(&env, &a, "expire me");
     env.start();
-    let ap = pending_approval(&env).await;
+    let ap = env.pending_approval(LONG).await;
     env.core
         .store()
         .write(|tx| {
@@ -371,7 +356,7 @@ async fn a_pending_approval_survives_a_restart_and_the_run_resumes() {
     let a = worker(&env, Autonomy::Copilot, &["test_append"]);
     let t = task_for(&env, &a, "across restarts");
     env.start();
-    let ap = pending_approval(&env).await;
+    let ap = env.pending_approval(LONG).await;
     env.stop().await;
     // A new runner on the same data folder: the request is still pending.
     let core = Arc::new(ensemble_core::Core::open(env.dir.path()).unwrap());
@@ -464,7 +449,7 @@ async fn a_side_effect_interrupted_mid_call_is_never_repeated_silently() {
     ));
     env.orch = Orchestrator::new(env.core.clone(), env.hub.clone(), runtime, fast_config());
     env.start();
-    let ap = pending_approval(&env).await;
+    let ap = env.pending_approval(LONG).await;
     assert_eq!(ap.kind, ApprovalKind::AmbiguousToolCall);
     assert_eq!(
         env.core
@@ -558,7 +543,7 @@ async fn a_final_answer_can_require_approval() {
         .id;
     let t = task_for(&env, &a, "answer");
     env.start();
-    let first = pending_approval(&env).await;
+    let first = env.pending_approval(LONG).await;
     assert_eq!(
         (first.kind, first.proposed_action["answer"].as_str()),
         (ApprovalKind::FinalOutput, Some("A very long answer."))

@@ -182,6 +182,25 @@ impl Env {
         }
     }
 
+    /// The first pending item of the approval inbox, waiting for one to appear.
+    pub async fn pending_approval(&self, timeout: Duration) -> ensemble_core::approvals::Approval {
+        let end = Instant::now() + timeout;
+        loop {
+            let p = self
+                .core
+                .list_approvals(
+                    Some(ensemble_core::approvals::ApprovalStatus::Pending),
+                    ensemble_core::Paging::default(),
+                )
+                .unwrap();
+            if let Some(a) = p.items.into_iter().next() {
+                return a;
+            }
+            assert!(Instant::now() < end, "nothing reached the approval inbox");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn wait_status(&self, id: &str, status: TaskStatus, timeout: Duration) -> Task {
         let end = Instant::now() + timeout;
         loop {
