@@ -166,6 +166,7 @@ export function Chat() {
           <button
             type="button"
             className="btn primary wide"
+            data-testid="new-chat"
             onClick={() => {
               setSessionId(null);
               setError(null);
