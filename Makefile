@@ -5,14 +5,16 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ensemble/target
 export ENSEMBLE_TEST_MODEL ?= $(HOME)/.cache/ensemble/models/gemma-3-270m-q4_k_m.gguf
 BIN := $(CARGO_TARGET_DIR)/debug/ensemble
+# The Tauri CLI (npm devDependency of ui/, installed by scripts/setup.sh).
+TAURI := ui/node_modules/.bin/tauri
 
-.PHONY: run test setup ui build fmt-check clippy core-has-no-tauri rust-test ui-test e2e bindings bench bench-peers crash-bench
+.PHONY: run test setup ui build fmt-check clippy core-has-no-tauri rust-test ui-test e2e bundle bundle-test bindings bench bench-peers crash-bench screenshots
 
 run: setup ui
 	cargo build
 	$(BIN)
 
-test: setup ui fmt-check clippy core-has-no-tauri rust-test ui-test e2e
+test: setup ui fmt-check clippy core-has-no-tauri rust-test ui-test e2e bundle-test
 	@echo "make test: all checks passed"
 
 setup:
@@ -45,15 +47,28 @@ ui-test:
 e2e: build
 	scripts/e2e.sh
 
+# The installable package: a release .deb (binary, desktop entry, icons) in
+# $(CARGO_TARGET_DIR)/release/bundle/deb/. No AppImage: Tauri's AppImage
+# bundler downloads AppRun and linuxdeploy from GitHub while it builds.
+bundle: setup ui
+	$(TAURI) build --ci --bundles deb
+
+# Builds the .deb from the debug build (reusing it) and checks what it
+# installs: tests/bundle/deb.test.mjs. 25-50 s on 2 cores (load 2-7): 18-30 s
+# to package the 300 MB debug binary, 7-16 s for the unpacked app's first paint.
+bundle-test: build
+	node --test --test-reporter=spec tests/bundle/
+
 # Regenerates ui/src/bindings from the Rust types.
 bindings:
 	UPDATE_BINDINGS=1 cargo test -p ensemble-core --test bindings
 	UPDATE_BINDINGS=1 cargo test --lib app_bindings
 
 # Benchmarks (numbers, not pass/fail): chat overhead, tokens/s, scheduler,
-# task board, runner memory, then Ensemble vs CrewAI and LangGraph; writes
-# docs/BENCHMARKS.md.
-bench: setup
+# task board, runner memory, the app's start-up, idle memory and IPC round
+# trip (its UI is embedded, hence `ui`), then Ensemble vs CrewAI and
+# LangGraph; writes docs/BENCHMARKS.md.
+bench: setup ui
 	scripts/bench/all.sh
 
 # The peer comparison alone (Ensemble, CrewAI, LangGraph); rewrites docs/BENCHMARKS.md.
@@ -63,3 +78,7 @@ bench-peers:
 # The crash test with 200 SIGKILLs instead of the suite's 20.
 crash-bench:
 	ENSEMBLE_CRASH_TRIALS=200 cargo test --test crash -- --nocapture
+
+# Retakes the README's screenshots (docs/screenshots/) from the real app with the demo data.
+screenshots: build
+	scripts/with-xvfb.sh node scripts/screenshots.mjs

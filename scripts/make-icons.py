@@ -48,7 +48,12 @@ def icon_pixel(x: int, y: int, size: int):
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "icons")
     out.mkdir(parents=True, exist_ok=True)
-    for name, size in (("32x32.png", 32), ("64x64.png", 64), ("128x128.png", 128), ("128x128@2x.png", 256), ("icon.png", 512)):
+    # 256x256.png has the same pixels as 128x128@2x.png: the Linux bundler
+    # files an "@2x" image under hicolor/256x256@2 (meant for 512 px), so the
+    # .deb lists the plain-named one.
+    sizes = (("32x32.png", 32), ("64x64.png", 64), ("128x128.png", 128), ("128x128@2x.png", 256),
+             ("256x256.png", 256), ("icon.png", 512))
+    for name, size in sizes:
         png(out / name, size, icon_pixel)
         print("wrote", out / name)
 

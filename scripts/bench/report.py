@@ -272,6 +272,79 @@ def peers_section(p: dict) -> str:
 
 # ------------------------------------------------------------------ cargo
 
+# What a bench measures and how, printed under its figures.
+NOTES = {
+    "app_window": (
+        "The release app with its window, under a private Xvfb display (`benches/app_window.rs`), on a data "
+        "folder seeded with 50 agents and 1,000 queued tasks, all work paused so the app idles. Cold start = "
+        "process spawn → the UI's first painted frame: after its first render has reached the screen the UI "
+        "calls `ui_painted`, and with `ENSEMBLE_BENCH_READY` set the app prints the time on stdout. The page "
+        "cache is warm (the binary was just built); the first launch also creates a new WebKit profile. Memory "
+        "is summed over the app and every process under it (WebKitWebProcess, WebKitNetworkProcess): RSS "
+        "counts shared libraries once per process, PSS divides them between the processes that share them. "
+        "The IPC round trip is a loop of `invoke` calls run inside the web view (through tauri-driver), so it "
+        "includes the web view's side of Tauri's IPC, the command and the way back."
+    ),
+    "soak": (
+        "Continuous task traffic and chat streaming in one process (`src-tauri/crates/core/benches/soak.rs`): "
+        "the orchestrator, agent runtime and chat engine on a temporary data folder, against an in-process "
+        "server speaking Ollama's NDJSON `/api/chat` that answers at once (each task: one `test_sleep` tool "
+        "call, then its answer; chats: a streamed greeting, a new conversation every 10 messages). A feeder "
+        "keeps ~40 tasks queued. VmRSS and the count of /proc/self/fd are sampled every 5 s "
+        "(`ENSEMBLE_SOAK_SAMPLE_SECS`) for `ENSEMBLE_SOAK_SECS` (default 600). \"Warm\" is the first sample "
+        "after the first minute (or a third of a shorter run): growth from there to the end is what a leak "
+        "would show. The database grows with every task and message; SQLite's page caches (bounded) grow "
+        "with it."
+    ),
+}
+
+
+def kv(line: str) -> dict:
+    """`key=value key="a b"` pairs of a bench line."""
+    return {k: v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', line)}
+
+
+def soak_table(lines: list[str]) -> str:
+    """The soak bench's result and a few of its samples."""
+    result = next((kv(l) for l in lines if l.startswith("soak-result")), None)
+    samples = [kv(l) for l in lines if l.startswith("soak-sample")]
+    if not result:
+        return table(["Figure (as printed by the bench)"], [[l.strip().replace("|", "\\|")] for l in lines if not l.startswith("soak-sample")])
+    r = result
+    num = lambda k: float(r[k]) if k in r else None
+    rows = [
+        ["Duration (s)", r.get("duration_s", "–")],
+        ["Tasks completed (per s)", f"{r.get('tasks_completed', '–')} ({r.get('tasks_per_s', '–')})"],
+        ["Tasks failed", r.get("tasks_failed", "–")],
+        ["Chat answers streamed (per s)", f"{r.get('chats_completed', '–')} ({r.get('chats_per_s', '–')})"],
+        ["Chat answers failed", r.get("chats_failed", "–")],
+        ["Model requests", r.get("model_calls", "–")],
+        ["RSS start → warm → end (MB)", f"{r.get('rss_start_mb', '–')} → {r.get('rss_warm_mb', '–')} (at {r.get('warm_at_s', '?')} s) → {r.get('rss_end_mb', '–')}"],
+        ["RSS max (MB)", r.get("rss_max_mb", "–")],
+        ["Open fds start → warm → end (max)", f"{r.get('fds_start', '–')} → {r.get('fds_warm', '–')} → {r.get('fds_end', '–')} ({r.get('fds_max', '–')})"],
+        ["Database + WAL at the end (MB)", r.get("db_mb", "–")],
+        ["Load average at the end", r.get("load_end", "–")],
+    ]
+    warm, end = num("rss_warm_mb"), num("rss_end_mb")
+    dur, warm_at = num("duration_s"), num("warm_at_s")
+    if warm and end is not None and dur and warm_at is not None and dur > warm_at:
+        per_min = (end - warm) / ((dur - warm_at) / 60)
+        rows.append(["RSS growth after warm-up (MB per minute)", f"{per_min:+.2f}"])
+    out = [table(["Figure", "Value"], rows)]
+    if samples:
+        step = max(1, len(samples) // 12)
+        picked = samples[::step]
+        if picked[-1] is not samples[-1]:
+            picked.append(samples[-1])
+        out.append("\nSamples:\n")
+        out.append(table(["t (s)", "RSS (MB)", "open fds", "tasks done", "chats done"],
+                         [[s.get("t_s", ""), s.get("rss_mb", ""), s.get("fds", ""), s.get("tasks_done", ""), s.get("chats_done", "")] for s in picked]))
+    return "\n".join(out)
+
+
+# Benches whose printed lines get a table of their own.
+FORMATTERS = {"soak": soak_table}
+
 SKIP = re.compile(r"^\s*(Compiling|Finished|Running|Downloaded|Downloading|Updating|Blocking|Locking|Adding|warning|error: could not|running 0 tests|test result: ok\. 0 passed|=+|\s*$)")
 
 
@@ -298,7 +371,12 @@ def cargo_section(text: str) -> str:
         if not lines:
             continue
         out.append(f"### {name}\n")
-        out.append(table(["Figure (as printed by the bench)"], [[l.strip().replace("|", "\\|")] for l in lines]))
+        if name in FORMATTERS:
+            out.append(FORMATTERS[name](lines))
+        else:
+            out.append(table(["Figure (as printed by the bench)"], [[l.strip().replace("|", "\\|")] for l in lines]))
+        if name in NOTES:
+            out.append("\n" + NOTES[name])
         out.append("")
     if errors:
         out.append("Errors:\n")
@@ -321,8 +399,9 @@ def main() -> None:
     doc = ["# Benchmarks\n"]
     doc.append(
         "Generated by `make bench` (`scripts/bench/all.sh`): numbers, not pass/fail — benchmarks are not part "
-        "of `make test`. Regenerate with `make bench` (everything) or `make bench-peers` (the peer comparison "
-        "alone; the cargo section is then kept from the last full run).\n"
+        "of `make test`. Regenerate with `make bench` (everything), `make bench-peers` (the peer comparison "
+        "alone; the cargo section is then kept from the last full run) or `scripts/bench/all.sh --no-peers` "
+        "(the cargo benches alone; the peer section is then kept from the last peer run).\n"
     )
     if peers:
         m = peers["machine"]
@@ -340,6 +419,7 @@ def main() -> None:
         "```sh\n"
         "make bench          # = scripts/bench/all.sh: the cargo benches, then the peers, then this file\n"
         "make bench-peers    # = scripts/bench/all.sh --peers-only\n"
+        "scripts/bench/all.sh --no-peers   # the cargo benches and this file, keeping the last peer run\n"
         "# what all.sh runs:\n"
         "cargo bench --workspace --bench '*' --no-fail-fast\n"
         "scripts/bench/peers.sh --out $CARGO_TARGET_DIR/bench/peers.json   # --tasks 200 --reps 3 --crew-runs 10\n"

@@ -6,6 +6,7 @@ mod agents;
 mod approvals;
 mod chat;
 mod crews;
+mod data;
 mod output;
 mod run;
 mod tasks;
@@ -64,6 +65,9 @@ pub enum Command {
     /// List the tools agents can use, or run one yourself
     #[command(subcommand)]
     Tools(tools::ToolsCmd),
+    /// Export or import all data; reset the demo data
+    #[command(subcommand)]
+    Data(data::DataCmd),
 }
 
 /// A failed command: its one-line reason and exit code.
@@ -155,6 +159,7 @@ pub fn main() -> i32 {
         Command::Run(a) => run::run(&core, &out, a),
         Command::Workflows(c) => workflows::run(&core, &out, c),
         Command::Tools(c) => tools::run(&core, &out, c),
+        Command::Data(c) => data::run(&core, &out, c),
     };
     match result {
         Ok(()) => 0,

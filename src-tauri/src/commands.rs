@@ -5,6 +5,7 @@ pub mod agents;
 pub mod approvals;
 pub mod chat;
 pub mod crews;
+pub mod data;
 pub mod orchestrator;
 pub mod providers;
 pub mod settings;
@@ -32,6 +33,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         system::app_info,
         system::agent_templates,
         system::tray_status,
+        system::ui_painted,
         orchestrator::orchestrator_status,
         agents::agents_list,
         agents::agents_get,
@@ -93,6 +95,10 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         workflows::workflows_run_status,
         settings::settings_get,
         settings::settings_update,
+        data::data_export_path,
+        data::data_export,
+        data::data_import,
+        data::data_reset_demo,
         tools::tools_list,
         tools::mcp_statuses,
     ]
@@ -138,7 +144,9 @@ mod tests {
         let cap: serde_json::Value =
             serde_json::from_str(include_str!("../capabilities/main.json"))
                 .expect("capability JSON");
-        // Only our commands, events and window basics: no fs, shell, http or other plugins.
+        // Only our commands, events, window basics and the open/save
+        // dialogs (they return a path, which only our commands use): no fs,
+        // shell, http or other plugins.
         for p in cap["permissions"]
             .as_array()
             .expect("permissions")
@@ -149,7 +157,9 @@ mod tests {
                 p == "app-commands"
                     || p.starts_with("core:event:")
                     || p.starts_with("core:window:")
-                    || p == "core:app:allow-version",
+                    || p == "core:app:allow-version"
+                    || p == "dialog:allow-open"
+                    || p == "dialog:allow-save",
                 "unexpected permission {p}"
             );
         }

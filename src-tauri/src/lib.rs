@@ -62,6 +62,18 @@ pub fn build_app<R: Runtime>(
             show_main_window(app);
         }))
         .plugin(tauri_plugin_notification::init())
+        // Open/save dialogs for data import/export in Settings.
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(
+            // Size, position and maximised state; visibility stays with the
+            // app (it starts shown, or hidden in the tray by its own choice).
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::all()
+                        - tauri_plugin_window_state::StateFlags::VISIBLE,
+                )
+                .build(),
+        )
         .manage(AppState::new(core))
         .invoke_handler(commands::handler())
         .setup(|app| {

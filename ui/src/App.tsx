@@ -9,6 +9,8 @@ import { Crews } from "./views/Crews";
 import { Approvals } from "./views/Approvals";
 import { Chat } from "./views/Chat";
 import { SettingsView } from "./views/Settings";
+import { Modal } from "./components/ui";
+import { SHORTCUTS, VIEW_KEYS, runLocal, shortcutFor } from "./shortcuts";
 
 export type View = "home" | "crews" | "agents" | "tasks" | "approvals" | "chat" | "settings";
 
@@ -51,6 +53,22 @@ export function App() {
     setView("tasks");
   };
   const pending = useQuery(() => api.approvals.pendingCount(), [], ["approval"]);
+  const [help, setHelp] = useState(false);
+
+  // Keyboard shortcuts (listed in the help overlay).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.defaultPrevented) return;
+      const action = shortcutFor(e);
+      if (!action) return;
+      if (action.kind === "go") go(action.view);
+      else if (action.kind === "help") setHelp(true);
+      else if (!runLocal(action)) return;
+      e.preventDefault();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
 
   // The tray and notifications ask to open a view.
   useEffect(() => {
@@ -72,6 +90,9 @@ export function App() {
 
   return (
     <div className="app">
+      <a className="skip-link" href="#main-content">
+        Skip to content
+      </a>
       <nav className="sidebar" aria-label="Main">
         <div className="brand">
           <span className="logo" aria-hidden="true">
@@ -89,6 +110,8 @@ export function App() {
                 className={view === n.view ? "nav-item active" : "nav-item"}
                 aria-current={view === n.view ? "page" : undefined}
                 data-view={n.view}
+                aria-keyshortcuts={`Control+${VIEW_KEYS.find((k) => k.view === n.view)?.key}`}
+                title={`${n.label} (Ctrl+${VIEW_KEYS.find((k) => k.view === n.view)?.key})`}
                 onClick={() => go(n.view)}
               >
                 <svg viewBox="0 0 24 24" aria-hidden="true">
@@ -104,9 +127,12 @@ export function App() {
             </li>
           ))}
         </ul>
+        <button type="button" className="nav-help" onClick={() => setHelp(true)} aria-keyshortcuts="?">
+          Keyboard shortcuts <kbd>?</kbd>
+        </button>
       </nav>
-      <main className="content" id={`view-${view}`}>
-        {view === "home" && <Home go={go} />}
+      <main className="content" id="main-content" data-view={view} tabIndex={-1}>
+        {view === "home" && <Home go={go} showTask={showTask} />}
         {view === "crews" && <Crews />}
         {view === "agents" && <Agents />}
         {view === "tasks" && <Tasks open={openTask} />}
@@ -114,6 +140,28 @@ export function App() {
         {view === "chat" && <Chat />}
         {view === "settings" && <SettingsView />}
       </main>
+      {help && (
+        <Modal title="Keyboard shortcuts" onClose={() => setHelp(false)}>
+          <table className="shortcuts" aria-label="Keyboard shortcuts">
+            <tbody>
+              {SHORTCUTS.map((k) => (
+                <tr key={k.keys}>
+                  <td>
+                    <kbd>{k.keys}</kbd>
+                  </td>
+                  <td>{k.description}</td>
+                </tr>
+              ))}
+              <tr>
+                <td>
+                  <kbd>Esc</kbd>
+                </td>
+                <td>Close a dialog or the task drawer</td>
+              </tr>
+            </tbody>
+          </table>
+        </Modal>
+      )}
     </div>
   );
 }

@@ -1,6 +1,7 @@
 // Typed wrappers over the app's IPC commands. Every failure becomes an
 // ApiError with a stable `code` and a readable `message`.
 import { Channel, invoke } from "@tauri-apps/api/core";
+import { open as openDialog, save as saveDialog } from "@tauri-apps/plugin-dialog";
 import type { Agent } from "./bindings/Agent";
 import type { AgentFilter } from "./bindings/AgentFilter";
 import type { AgentInput } from "./bindings/AgentInput";
@@ -16,6 +17,9 @@ import type { ChatSession } from "./bindings/ChatSession";
 import type { Crew } from "./bindings/Crew";
 import type { CrewInput } from "./bindings/CrewInput";
 import type { Decision } from "./bindings/Decision";
+import type { DemoSummary } from "./bindings/DemoSummary";
+import type { ExportSummary } from "./bindings/ExportSummary";
+import type { ImportSummary } from "./bindings/ImportSummary";
 import type { Message } from "./bindings/Message";
 import type { MessageFilter } from "./bindings/MessageFilter";
 import type { NewTask } from "./bindings/NewTask";
@@ -184,5 +188,35 @@ export const api = {
   settings: {
     get: () => call<Settings>("settings_get"),
     update: (patch: SettingsPatch) => call<Settings>("settings_update", { patch }),
+  },
+
+  /** All data as one JSON file, and the demo data. */
+  data: {
+    /** A suggested export file in the data folder. */
+    exportPath: () => call<string>("data_export_path"),
+    export: (path: string) => call<ExportSummary>("data_export", { path }),
+    /** Merges the file in (same id: replaced); all or nothing. */
+    import: (path: string) => call<ImportSummary>("data_import", { path }),
+    /** Replaces the demo records with a fresh set; the user's records stay. */
+    resetDemo: () => call<DemoSummary>("data_reset_demo"),
+  },
+
+  /** The system's file dialogs: the chosen path, or null when cancelled. */
+  files: {
+    saveAs: async (defaultPath?: string): Promise<string | null> => {
+      try {
+        return await saveDialog({ defaultPath, filters: [{ name: "Ensemble data", extensions: ["json"] }] });
+      } catch (e) {
+        throw toApiError(e);
+      }
+    },
+    openOne: async (): Promise<string | null> => {
+      try {
+        const p = await openDialog({ multiple: false, directory: false, filters: [{ name: "Ensemble data", extensions: ["json"] }] });
+        return typeof p === "string" ? p : null;
+      } catch (e) {
+        throw toApiError(e);
+      }
+    },
   },
 };

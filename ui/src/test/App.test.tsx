@@ -35,6 +35,10 @@ function backend() {
           return page([]);
         case "orchestrator_status":
           return { runner: "here", paused: false, running: 0, max_concurrent: 10, message: "Working: 0 tasks running" };
+        case "providers_overview":
+          return { default: { provider: "embedded", reason: "Ollama is not running" }, providers: [] };
+        case "settings_get":
+          return { first_run_completed: true };
       }
       // Other views' lists (crews, …) are empty here.
       return cmd.endsWith("_list") ? page([]) : null;

@@ -6,6 +6,9 @@ import type { Channel } from "@tauri-apps/api/core";
 import { SettingsView } from "../views/Settings";
 import type { ProvidersOverview } from "../bindings/ProvidersOverview";
 import type { PullProgress } from "../bindings/PullProgress";
+import type { Settings } from "../bindings/Settings";
+import type { SettingsPatch } from "../bindings/SettingsPatch";
+import { hostError, isAbsolutePath, sqlDatabaseErrors, wholeNumberError } from "../views/SettingsForms";
 
 const T = "2026-11-21T10:00:00.000Z";
 const closed = { state: "closed" as const, consecutive_failures: 0, retry_in_secs: null };
@@ -36,7 +39,19 @@ function overview(reachable: boolean): ProvidersOverview {
   };
 }
 
-const settings = { max_concurrent_tasks: 10, approval_expiry_hours: 24, default_autonomy: "copilot", default_provider: null, default_model: null, paused: false, web_fetch_allow_list: [], code_run_unsandboxed_with_approval: false, first_run_completed: false };
+const settings: Settings = {
+  max_concurrent_tasks: 10,
+  approval_expiry_hours: 24,
+  default_autonomy: "copilot",
+  default_provider: null,
+  default_model: null,
+  paused: false,
+  web_fetch_allow_list: [],
+  code_run_unsandboxed_with_approval: false,
+  sql_databases: [],
+  mcp_servers: [],
+  first_run_completed: false,
+};
 
 describe("Settings: providers", () => {
   it("shows which provider is in use, each status, the breaker, and tests a connection", async () => {
@@ -191,5 +206,334 @@ describe("Settings: MCP servers", () => {
     expect(updates[0]).toEqual({
       mcp_servers: [{ name: "files", command: "npx", args: ["-y", "server-filesystem", "/home/me/My Docs"], env: {}, enabled: true }],
     });
+  });
+});
+
+const INFO = { version: "0.1.0", data_dir: "/home/me/.local/share/ensemble", database: "/home/me/.local/share/ensemble/ensemble.db", schema_version: 4 };
+const EXPORT_PATH = "/home/me/.local/share/ensemble/exports/ensemble-20261121-100000.json";
+
+/** The Settings view's backend, with `handle` answering the commands a test is about. */
+function mockSettings(stored: Settings, handle: (cmd: string, args: Record<string, unknown>) => unknown) {
+  mockIPC((cmd, args) => {
+    const answer = handle(cmd, (args ?? {}) as Record<string, unknown>);
+    if (answer !== undefined) return answer;
+    switch (cmd) {
+      case "settings_get":
+        return stored;
+      case "providers_overview":
+        return overview(true);
+      case "mcp_statuses":
+        return [];
+      case "app_info":
+        return INFO;
+      case "orchestrator_status":
+        return { runner: "here", paused: stored.paused, message: "This app runs the queue.", running: 0, queued: 0 };
+      case "data_export_path":
+        return EXPORT_PATH;
+    }
+    return null;
+  });
+}
+
+function form(name: string) {
+  return screen.findByRole("form", { name });
+}
+
+describe("Settings: validation rules", () => {
+  it("accepts whole numbers in range only", () => {
+    expect(wholeNumberError("4", 1, 256)).toBeNull();
+    expect(wholeNumberError(" 256 ", 1, 256)).toBeNull();
+    for (const bad of ["0", "257", "2.5", "-1", "ten", ""]) expect(wholeNumberError(bad, 1, 256)).not.toBeNull();
+  });
+
+  it("takes a host or host:port for the allow-list, nothing else", () => {
+    expect(hostError("LocalHost:8080", [])).toBeNull();
+    expect(hostError("[::1]:11434", [])).toBeNull();
+    expect(hostError("http://localhost", [])).toMatch(/scheme/);
+    expect(hostError("localhost/api", [])).toMatch(/path/);
+    expect(hostError("localhost:99999", [])).toMatch(/port/);
+    expect(hostError("localhost", ["localhost"])).toMatch(/already/);
+  });
+
+  it("wants a name and an absolute path for a SQL database", () => {
+    expect(isAbsolutePath("/data/a.db") && isAbsolutePath("C:\\data\\a.db")).toBe(true);
+    expect(isAbsolutePath("data/a.db")).toBe(false);
+    expect(sqlDatabaseErrors({ name: "sales", path: "/data/sales.db" }, [])).toEqual({});
+    const errs = sqlDatabaseErrors({ name: "sales", path: "sales.db" }, [{ name: "sales", path: "/x.db" }]);
+    expect(errs.name).toMatch(/already registered/);
+    expect(errs.path).toMatch(/full path/);
+  });
+});
+
+describe("Settings: work form", () => {
+  it("shows an inline error for a bad limit, sends nothing, then saves only what changed", async () => {
+    const patches: SettingsPatch[] = [];
+    let finish: (() => void) | undefined;
+    mockSettings(settings, (cmd, args) => {
+      if (cmd === "settings_update") {
+        const patch = args.patch as SettingsPatch;
+        patches.push(patch);
+        return new Promise((r) => (finish = () => r({ ...settings, ...patch })));
+      }
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    const work = await form("Work settings");
+    const tasks = within(work).getByLabelText("Tasks at once") as HTMLInputElement;
+    expect(tasks.value).toBe("10");
+    const save = within(work).getByRole("button", { name: "Save work settings" }) as HTMLButtonElement;
+    expect(save.disabled).toBe(true); // nothing to save yet
+
+    await user.clear(tasks);
+    await user.type(tasks, "0");
+    expect((await within(work).findByRole("alert")).textContent).toBe("Enter a whole number from 1 to 256.");
+    expect(tasks.getAttribute("aria-invalid")).toBe("true");
+    await user.click(save);
+    expect(patches).toHaveLength(0);
+
+    await user.clear(tasks);
+    await user.type(tasks, "4");
+    expect(within(work).queryByRole("alert")).toBeNull();
+    const hours = within(work).getByLabelText("Approvals expire after (hours)");
+    await user.clear(hours);
+    await user.type(hours, "48");
+    await user.selectOptions(within(work).getByLabelText("Default autonomy"), "autopilot");
+    await user.click(save);
+    await waitFor(() => expect(patches).toHaveLength(1));
+    expect(patches[0]).toEqual({ max_concurrent_tasks: 4, approval_expiry_hours: 48, default_autonomy: "autopilot" });
+    expect(save.textContent).toBe("Saving…");
+    expect(save.disabled).toBe(true);
+    await act(async () => finish!());
+    expect(await within(work).findByText("Saved")).toBeTruthy();
+    expect(save.textContent).toBe("Save work settings");
+
+    // Only the field that changed goes in the next patch.
+    await user.clear(hours);
+    await user.type(hours, "72");
+    expect(within(work).queryByText("Saved")).toBeNull();
+    await user.click(save);
+    await waitFor(() => expect(patches).toHaveLength(2));
+    expect(patches[1]).toEqual({ approval_expiry_hours: 72 });
+  });
+
+  it("shows the app's own error when it refuses the values", async () => {
+    mockSettings(settings, (cmd) => {
+      if (cmd === "settings_update") {
+        return Promise.reject({ code: "VALIDATION", message: "approval_expiry_hours: must be between 1 and 8760, got 9000", details: { field: "approval_expiry_hours" } });
+      }
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    const work = await form("Work settings");
+    const hours = within(work).getByLabelText("Approvals expire after (hours)");
+    await user.clear(hours);
+    await user.type(hours, "100");
+    await user.click(within(work).getByRole("button", { name: "Save work settings" }));
+    expect((await within(work).findByRole("alert")).textContent).toBe("approval_expiry_hours: must be between 1 and 8760, got 9000");
+    expect(within(work).queryByText("Saved")).toBeNull();
+    expect(within(work).getByText("Unsaved changes")).toBeTruthy();
+  });
+});
+
+describe("Settings: tools form", () => {
+  it("edits the allow-list, code_run and SQL databases as lists and saves them together", async () => {
+    const patches: SettingsPatch[] = [];
+    const stored = { ...settings, web_fetch_allow_list: ["127.0.0.1:11434"], sql_databases: [{ name: "crm", path: "/data/crm.db" }] };
+    mockSettings(stored, (cmd, args) => {
+      if (cmd === "settings_update") {
+        patches.push(args.patch as SettingsPatch);
+        return { ...stored, ...(args.patch as SettingsPatch) };
+      }
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    const tools = await form("Tool settings");
+    const host = within(tools).getByRole("textbox", { name: "Host to allow" });
+    await user.type(host, "http://localhost:8080");
+    await user.click(within(tools).getByRole("button", { name: "Add host" }));
+    expect((await within(tools).findByRole("alert")).textContent).toMatch(/Leave out the scheme/);
+    await user.clear(host);
+    await user.type(host, "LocalHost:8080{Enter}");
+    const hosts = within(tools).getByRole("list", { name: "Allowed hosts" });
+    expect(within(hosts).getByText("localhost:8080")).toBeTruthy();
+    await user.click(within(tools).getByRole("button", { name: "Remove 127.0.0.1:11434" }));
+    expect(within(hosts).queryByText("127.0.0.1:11434")).toBeNull();
+
+    await user.click(within(tools).getByRole("checkbox", { name: /Run code without a sandbox/ }));
+
+    await user.type(within(tools).getByLabelText("Name"), "crm");
+    await user.type(within(tools).getByLabelText("File path"), "sales.db");
+    await user.click(within(tools).getByRole("button", { name: "Add database" }));
+    const alerts = (await within(tools).findAllByRole("alert")).map((a) => a.textContent);
+    expect(alerts).toContain("crm is already registered.");
+    expect(alerts).toContain("Enter the full path, starting with / (or C:\\ on Windows).");
+    const name = within(tools).getByLabelText("Name");
+    await user.clear(name);
+    await user.type(name, "sales");
+    const path = within(tools).getByLabelText("File path");
+    await user.clear(path);
+    await user.type(path, "/data/sales.db");
+    await user.click(within(tools).getByRole("button", { name: "Add database" }));
+    const table = within(tools).getByRole("table", { name: "SQL databases" });
+    expect(within(table).getByText("/data/sales.db")).toBeTruthy();
+    await user.click(within(tools).getByRole("button", { name: "Remove database crm" }));
+
+    await user.click(within(tools).getByRole("button", { name: "Save tool settings" }));
+    await waitFor(() => expect(patches).toHaveLength(1));
+    expect(patches[0]).toEqual({
+      web_fetch_allow_list: ["localhost:8080"],
+      code_run_unsandboxed_with_approval: true,
+      sql_databases: [{ name: "sales", path: "/data/sales.db" }],
+    });
+    expect(await within(tools).findByText("Saved")).toBeTruthy();
+  });
+
+  it("shows the app's error when it refuses a database entry", async () => {
+    mockSettings(settings, (cmd) => {
+      if (cmd === "settings_update") {
+        return Promise.reject({ code: "VALIDATION", message: "sql_databases.name: must be at most 200 characters", details: { field: "sql_databases.name" } });
+      }
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    const tools = await form("Tool settings");
+    await user.type(within(tools).getByLabelText("Name"), "sales");
+    await user.type(within(tools).getByLabelText("File path"), "/data/sales.db");
+    await user.click(within(tools).getByRole("button", { name: "Add database" }));
+    await user.click(within(tools).getByRole("button", { name: "Save tool settings" }));
+    expect((await within(tools).findByRole("alert")).textContent).toBe("sql_databases.name: must be at most 200 characters");
+    expect(within(tools).queryByText("Saved")).toBeNull();
+  });
+});
+
+describe("Settings: data panel", () => {
+  it("shows where the data lives and copies the path", async () => {
+    mockSettings(settings, () => undefined);
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    expect((await screen.findByTestId("data-dir")).textContent).toBe(INFO.data_dir);
+    expect(screen.getByText("version 4")).toBeTruthy();
+    await user.click(screen.getByRole("button", { name: "Copy path" }));
+    expect(await screen.findByText("Copied")).toBeTruthy();
+    expect(await navigator.clipboard.readText()).toBe(INFO.data_dir);
+  });
+
+  it("exports to the suggested file and imports a file after a confirmation", async () => {
+    const calls: [string, unknown][] = [];
+    mockSettings(settings, (cmd, args) => {
+      if (cmd === "data_export") {
+        calls.push([cmd, args]);
+        return { path: args.path, bytes: 24_576, tables: { agents: 4 }, rows: 35 };
+      }
+      if (cmd === "data_import") {
+        calls.push([cmd, args]);
+        if (args.path === "/tmp/future.json") {
+          return Promise.reject({ code: "VALIDATION", message: "version: unsupported data file version 2; this Ensemble reads version 1" });
+        }
+        return { path: args.path, tables: {}, added: 30, updated: 5, requeued: 0 };
+      }
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    const exportTo = (await screen.findByLabelText("Export all data to")) as HTMLInputElement;
+    await waitFor(() => expect(exportTo.value).toBe(EXPORT_PATH));
+    await user.click(screen.getByRole("button", { name: "Export" }));
+    expect((await screen.findByText(/Exported 35 records/)).textContent).toBe(
+      `Exported 35 records to ${EXPORT_PATH} (24 KB). API keys are not in the file.`,
+    );
+    expect(calls).toEqual([["data_export", { path: EXPORT_PATH }]]);
+
+    // An empty path is caught here; nothing is sent.
+    await user.click(screen.getByRole("button", { name: "Import…" }));
+    expect(await screen.findByText("Enter the file's full path.")).toBeTruthy();
+    expect(screen.queryByRole("dialog")).toBeNull();
+
+    const from = screen.getByLabelText("Import a data file");
+    await user.type(from, "/tmp/future.json");
+    await user.click(screen.getByRole("button", { name: "Import…" }));
+    let dialog = await screen.findByRole("dialog", { name: "Import this file?" });
+    await user.click(within(dialog).getByRole("button", { name: "Import" }));
+    expect((await screen.findByText(/unsupported data file version 2/)).getAttribute("role")).toBe("alert");
+
+    await user.clear(from);
+    await user.type(from, "/tmp/backup.json");
+    await user.click(screen.getByRole("button", { name: "Import…" }));
+    dialog = await screen.findByRole("dialog", { name: "Import this file?" });
+    await user.click(within(dialog).getByRole("button", { name: "Import" }));
+    expect(await screen.findByText("Imported /tmp/backup.json: 30 records added, 5 replaced.")).toBeTruthy();
+    expect(calls.slice(1)).toEqual([
+      ["data_import", { path: "/tmp/future.json" }],
+      ["data_import", { path: "/tmp/backup.json" }],
+    ]);
+  });
+
+  it("fills the paths from the system's save and open dialogs", async () => {
+    const dialogs: [string, unknown][] = [];
+    let imported: unknown;
+    mockSettings(settings, (cmd, args) => {
+      if (cmd === "plugin:dialog|save") {
+        dialogs.push([cmd, args]);
+        return "/home/me/backups/ensemble.json";
+      }
+      if (cmd === "plugin:dialog|open") {
+        dialogs.push([cmd, args]);
+        return dialogs.length === 2 ? null : "/media/usb/ensemble.json";
+      }
+      if (cmd === "data_import") {
+        imported = args.path;
+        return { path: args.path, tables: {}, added: 1, updated: 0, requeued: 0 };
+      }
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    const exportTo = (await screen.findByLabelText("Export all data to")) as HTMLInputElement;
+    await waitFor(() => expect(exportTo.value).toBe(EXPORT_PATH));
+    await user.click(screen.getByRole("button", { name: "Choose where to export" }));
+    await waitFor(() => expect(exportTo.value).toBe("/home/me/backups/ensemble.json"));
+    expect(dialogs[0][1]).toMatchObject({ options: { defaultPath: EXPORT_PATH } });
+
+    // Cancelled: the field stays as it was.
+    const from = screen.getByLabelText("Import a data file") as HTMLInputElement;
+    await user.click(screen.getByRole("button", { name: "Choose a file to import" }));
+    await waitFor(() => expect(dialogs).toHaveLength(2));
+    expect(from.value).toBe("");
+    await user.click(screen.getByRole("button", { name: "Choose a file to import" }));
+    await waitFor(() => expect(from.value).toBe("/media/usb/ensemble.json"));
+    expect(dialogs[2][1]).toMatchObject({ options: { multiple: false, directory: false } });
+    await user.click(screen.getByRole("button", { name: "Import…" }));
+    await user.click(within(await screen.findByRole("dialog")).getByRole("button", { name: "Import" }));
+    await waitFor(() => expect(imported).toBe("/media/usb/ensemble.json"));
+  });
+
+  it("resets the demo data only after the confirmation", async () => {
+    let resets = 0;
+    mockSettings(settings, (cmd) => {
+      if (cmd === "data_reset_demo") {
+        resets++;
+        return {
+          created: { agents: 4, crews: 1, tasks: 5 },
+          removed: { agents: 4, crews: 1, tasks: 5 },
+          kept: { agents: 1, crews: 0, tasks: 0 },
+          crew_id: "crew-1",
+        };
+      }
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    await user.click(await screen.findByRole("button", { name: "Reset demo data…" }));
+    let dialog = await screen.findByRole("dialog", { name: "Reset demo data?" });
+    await user.click(within(dialog).getByRole("button", { name: "Cancel" }));
+    expect(screen.queryByRole("dialog")).toBeNull();
+    expect(resets).toBe(0);
+
+    await user.click(screen.getByRole("button", { name: "Reset demo data…" }));
+    dialog = await screen.findByRole("dialog", { name: "Reset demo data?" });
+    await user.click(within(dialog).getByRole("button", { name: "Reset demo data" }));
+    expect(
+      await screen.findByText(
+        "Demo data ready: 4 agents, 1 crew and 5 tasks. The previous demo (10 records) was removed. 1 demo records your own data uses were kept; they are yours now.",
+      ),
+    ).toBeTruthy();
+    expect(resets).toBe(1);
   });
 });

@@ -9,50 +9,28 @@ import type { Settings } from "../bindings/Settings";
 import { useQuery } from "../hooks";
 import { Badge, Empty, ErrorText, Field, PageHeader, QueryView } from "../components/ui";
 import { RunnerStatus } from "../components/RunnerStatus";
+import { DataPanel, ToolSettings, WorkSettings } from "./SettingsForms";
 
 export function SettingsView() {
   const info = useQuery(() => api.appInfo(), []);
   const settings = useQuery(() => api.settings.get(), [], ["settings"]);
   return (
     <section>
-      <PageHeader title="Settings" subtitle="Providers, defaults, limits and where your data lives." />
+      <PageHeader title="Settings" subtitle="Providers, limits, what tools may reach, and your data: where it lives, export and import." />
       <Providers settings={settings.data} />
       <McpServers settings={settings.data} />
       <div className="panels">
         <div className="panel">
           <h2>Work</h2>
           <RunnerStatus />
-          <QueryView query={settings}>
-            {(s) => (
-              <dl className="facts">
-                <dt>Tasks at once</dt>
-                <dd>{s.max_concurrent_tasks}</dd>
-                <dt>Approvals expire after</dt>
-                <dd>{s.approval_expiry_hours} h (then rejected)</dd>
-                <dt>Default autonomy</dt>
-                <dd>{s.default_autonomy}</dd>
-                <dt>State</dt>
-                <dd>{s.paused ? "paused" : "running"}</dd>
-              </dl>
-            )}
-          </QueryView>
+          <QueryView query={settings}>{(s) => <WorkSettings settings={s} />}</QueryView>
         </div>
         <div className="panel">
-          <h2>Data</h2>
-          <QueryView query={info}>
-            {(i) => (
-              <dl className="facts">
-                <dt>Version</dt>
-                <dd>{i.version}</dd>
-                <dt>Data folder</dt>
-                <dd className="mono">{i.data_dir}</dd>
-                <dt>Schema</dt>
-                <dd>version {i.schema_version}</dd>
-              </dl>
-            )}
-          </QueryView>
+          <h2>Tools</h2>
+          <QueryView query={settings}>{(s) => <ToolSettings settings={s} />}</QueryView>
         </div>
       </div>
+      <QueryView query={info}>{(i) => <DataPanel info={i} />}</QueryView>
     </section>
   );
 }

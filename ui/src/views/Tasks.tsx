@@ -9,6 +9,7 @@ import { Badge, ErrorText, Field, Modal, PageHeader, QueryView, priorityTone, re
 import { RunnerStatus } from "../components/RunnerStatus";
 import { statusLabel, taskAgentId, TaskDrawer } from "./TaskDrawer";
 import { WorkflowsPanel } from "./Workflows";
+import { dropIndex, planMove } from "../kanban";
 
 /** Board columns: each status, with the four "parked inside running" states shown together. */
 export const COLUMNS: { key: string; title: string; statuses: TaskStatus[] }[] = [
@@ -45,6 +46,35 @@ export function Tasks(props: { open?: { id: string; seq: number } | null } = {})
   useEffect(() => {
     if (props.open) setOpenId(props.open.id);
   }, [props.open]);
+  const [dragging, setDragging] = useState<{ id: string; from: string } | null>(null);
+  const [dropOn, setDropOn] = useState<string | null>(null);
+  const [moveError, setMoveError] = useState<ApiError | null>(null);
+
+  /** Applies a drop (or an Alt+arrow priority step); errors show above the board. */
+  const apply = async (task: Task, from: string, to: string, column: Task[], index: number) => {
+    const move = planMove(task, from, to, column, index);
+    setMoveError(null);
+    try {
+      if (move.kind === "priority") await api.tasks.update(task.id, { priority: move.priority });
+      else if (move.kind === "retry") await api.tasks.retry(task.id);
+      else if (move.kind === "cancel") await api.tasks.cancel(task.id);
+      else if (move.kind === "refused") setMoveError(new ApiError("MOVE_REFUSED", move.reason));
+      if (move.kind !== "none" && move.kind !== "refused") board.reload();
+    } catch (e) {
+      setMoveError(toApiError(e));
+    }
+  };
+  const stepPriority = async (task: Task, delta: number) => {
+    const priority = Math.max(1, Math.min(10, task.priority + delta));
+    if (priority === task.priority) return;
+    setMoveError(null);
+    try {
+      await api.tasks.update(task.id, { priority });
+      board.reload();
+    } catch (e) {
+      setMoveError(toApiError(e));
+    }
+  };
 
   return (
     <section className="tasks-view">
@@ -92,25 +122,88 @@ export function Tasks(props: { open?: { id: string; seq: number } | null } = {})
         <div role="tabpanel" aria-labelledby="tab-board">
           <QueryView query={board} label="Loading the board…">
             {(cols) => (
-              <div className="kanban" role="list" aria-label="Task board">
-                {groupColumns(cols).map((col) => (
-                  <div key={col.key} className={`column col-${col.key}`} role="listitem" aria-label={`${col.title}: ${col.total}`} data-column={col.key}>
-                    <div className="column-head">
-                      <span>{col.title}</span>
-                      <span className="column-count">{col.total}</span>
-                    </div>
-                    <div className="column-body">
-                      {col.tasks.length === 0 && <p className="column-empty muted">Nothing here</p>}
-                      {col.tasks.map((t) => (
-                        <TaskCard key={t.id} task={t} waiting={col.key === "waiting"} agentName={agentName} onOpen={setOpenId} />
-                      ))}
-                      {col.total > col.tasks.length && (
-                        <p className="muted small column-more">+{col.total - col.tasks.length} more (search to narrow)</p>
-                      )}
-                    </div>
+              <>
+                {moveError && (
+                  <div className="move-error" role="alert">
+                    <span>{moveError.message}</span>
+                    <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => setMoveError(null)}>
+                      ×
+                    </button>
                   </div>
-                ))}
-              </div>
+                )}
+                <p className="muted small board-hint">
+                  Drag a card up or down to change its priority, onto Queued to retry it, or onto Cancelled to cancel it. With
+                  the keyboard: Alt+↑ and Alt+↓ on a card.
+                </p>
+                <div className="kanban" role="list" aria-label="Task board">
+                  {groupColumns(cols).map((col) => (
+                    <div
+                      key={col.key}
+                      className={`column col-${col.key}${dropOn === col.key ? " drop-target" : ""}`}
+                      role="listitem"
+                      aria-label={`${col.title}: ${col.total}`}
+                      data-column={col.key}
+                      onDragOver={(e) => {
+                        if (!dragging) return;
+                        e.preventDefault();
+                        if (dropOn !== col.key) setDropOn(col.key);
+                      }}
+                      onDragLeave={(e) => {
+                        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDropOn(null);
+                      }}
+                      onDrop={(e) => {
+                        e.preventDefault();
+                        setDropOn(null);
+                        const id = dragging?.id ?? e.dataTransfer.getData("text/plain");
+                        const from = dragging?.from ?? groupColumns(cols).find((c) => c.tasks.some((t) => t.id === id))?.key;
+                        setDragging(null);
+                        const task = groupColumns(cols)
+                          .flatMap((c) => c.tasks)
+                          .find((t) => t.id === id);
+                        if (!task || !from) return;
+                        const cards = Array.from(e.currentTarget.querySelectorAll<HTMLElement>(".card")).filter(
+                          (el) => el.dataset.taskId !== id,
+                        );
+                        const index = dropIndex(
+                          cards.map((el) => {
+                            const r = el.getBoundingClientRect();
+                            return { top: r.top, height: r.height };
+                          }),
+                          e.clientY,
+                        );
+                        void apply(task, from, col.key, col.tasks, index);
+                      }}
+                    >
+                      <div className="column-head">
+                        <span>{col.title}</span>
+                        <span className="column-count">{col.total}</span>
+                      </div>
+                      <div className="column-body">
+                        {col.tasks.length === 0 && <p className="column-empty muted">Nothing here</p>}
+                        {col.tasks.map((t) => (
+                          <TaskCard
+                            key={t.id}
+                            task={t}
+                            waiting={col.key === "waiting"}
+                            agentName={agentName}
+                            onOpen={setOpenId}
+                            onDragStart={() => setDragging({ id: t.id, from: col.key })}
+                            onDragEnd={() => {
+                              setDragging(null);
+                              setDropOn(null);
+                            }}
+                            onStep={(d) => void stepPriority(t, d)}
+                            dragging={dragging?.id === t.id}
+                          />
+                        ))}
+                        {col.total > col.tasks.length && (
+                          <p className="muted small column-more">+{col.total - col.tasks.length} more (search to narrow)</p>
+                        )}
+                      </div>
+                    </div>
+                  ))}
+                </div>
+              </>
             )}
           </QueryView>
         </div>
@@ -131,6 +224,11 @@ export function TaskCard(props: {
   waiting?: boolean;
   agentName: (id: string | null) => string | null;
   onOpen: (id: string) => void;
+  onDragStart?: () => void;
+  onDragEnd?: () => void;
+  /** Alt+↑ / Alt+↓: one priority step up or down. */
+  onStep?: (delta: number) => void;
+  dragging?: boolean;
 }) {
   const t = props.task;
   const agent = props.agentName(taskAgentId(t));
@@ -138,9 +236,23 @@ export function TaskCard(props: {
   return (
     <button
       type="button"
-      className="card"
+      className={props.dragging ? "card dragging" : "card"}
       data-task-id={t.id}
       data-status={t.status}
+      draggable={!!props.onDragStart}
+      onDragStart={(e) => {
+        e.dataTransfer.setData("text/plain", t.id);
+        e.dataTransfer.effectAllowed = "move";
+        props.onDragStart?.();
+      }}
+      onDragEnd={props.onDragEnd}
+      onKeyDown={(e) => {
+        if (!e.altKey || !props.onStep) return;
+        if (e.key === "ArrowUp" || e.key === "ArrowDown") {
+          e.preventDefault();
+          props.onStep(e.key === "ArrowUp" ? 1 : -1);
+        }
+      }}
       onClick={() => props.onOpen(t.id)}
       aria-label={`${t.title}, priority ${t.priority}, ${statusLabel(t.status)}`}
     >

@@ -415,7 +415,7 @@ fn fields_of(a: &Agent) -> Fields {
     }
 }
 
-fn write_skills(tx: &Tx<'_>, agent_id: &str, skills: &[SkillInput]) -> Result<()> {
+pub(crate) fn write_skills(tx: &Tx<'_>, agent_id: &str, skills: &[SkillInput]) -> Result<()> {
     tx.execute("DELETE FROM agent_skills WHERE agent_id = ?1", [agent_id])?;
     let now = time::now_sql();
     for s in skills {

@@ -5,6 +5,9 @@ use serde::Serialize;
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;
 
+/// Longest id repeated in a "does not exist" message.
+const MAX_ID_IN_MESSAGE: usize = 80;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     #[error("{field}: {message}")]
@@ -64,11 +67,16 @@ impl CoreError {
         }
     }
 
+    /// `id` is what the caller asked for, so it is clipped: an id is never
+    /// long, and a long one would otherwise be repeated in the message.
     pub fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
-        Self::NotFound {
-            entity,
-            id: id.into(),
-        }
+        let id: String = id.into();
+        let id = if id.chars().count() > MAX_ID_IN_MESSAGE {
+            id.chars().take(MAX_ID_IN_MESSAGE - 1).collect::<String>() + "…"
+        } else {
+            id
+        };
+        Self::NotFound { entity, id }
     }
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
@@ -94,6 +102,24 @@ impl CoreError {
             Self::Io { .. } => "IO",
             Self::Provider(e) => e.code(),
             Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// A storage failure that may go away by itself: the database is busy or
+    /// locked by another connection, the disk is full, or reading or
+    /// writing the file failed. Work that hits one is worth retrying.
+    pub fn is_transient_storage(&self) -> bool {
+        match self {
+            Self::Database(e) => matches!(
+                e.sqlite_error_code(),
+                Some(
+                    rusqlite::ErrorCode::DatabaseBusy
+                        | rusqlite::ErrorCode::DatabaseLocked
+                        | rusqlite::ErrorCode::DiskFull
+                        | rusqlite::ErrorCode::SystemIoFailure
+                )
+            ),
+            _ => false,
         }
     }
 
@@ -159,5 +185,23 @@ fn provider_details(e: &crate::providers::ProviderError) -> Option<serde_json::V
             Some(serde_json::json!({ "provider": provider, "retry_in_secs": retry_in.as_secs() }))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_id_is_not_repeated_in_full() {
+        let e = CoreError::not_found("task", "x".repeat(150_000));
+        let message = e.to_string();
+        assert!(message.starts_with("task xxxx"), "{message}");
+        assert!(message.ends_with("… does not exist"), "{message}");
+        assert_eq!(message.chars().count(), "task  does not exist".len() + 80);
+        assert_eq!(
+            CoreError::not_found("agent", "ghost").to_string(),
+            "agent ghost does not exist"
+        );
     }
 }

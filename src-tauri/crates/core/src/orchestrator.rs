@@ -461,7 +461,8 @@ impl Orchestrator {
             let executor = me.executor.clone();
             let (job2, c2) = (job.clone(), cancel.clone());
             // A panic inside the executor crashes only this worker task.
-            let outcome = match tokio::spawn(async move { executor.execute(job2, c2).await }).await {
+            let outcome = match tokio::spawn(async move { executor.execute(job2, c2).await }).await
+            {
                 Ok(o) => o,
                 Err(e) => {
                     me.crashed(&job.agent.id, &e.to_string());
@@ -470,26 +471,47 @@ impl Orchestrator {
                     }
                 }
             };
-            let retry = me.config.retry;
-            let (j, o) = (job.clone(), outcome.clone());
-            match crate::runtime::db(&me.core, move |c| c.finish_job(&j, &o, retry)).await {
-                Ok(task) => {
-                    if task.status == TaskStatus::Failed {
-                        me.core.events().notify(Notice {
-                            kind: NoticeKind::TaskFailed,
-                            title: format!("Task failed: {}", task.title),
-                            body: task.error.clone().unwrap_or_default(),
-                            view: "tasks".into(),
-                            item_id: Some(task.id.clone()),
-                        });
-                    }
+            if let Some(task) = me.record_end(&job, &outcome).await {
+                if task.status == TaskStatus::Failed {
+                    me.core.events().notify(Notice {
+                        kind: NoticeKind::TaskFailed,
+                        title: format!("Task failed: {}", task.title),
+                        body: task.error.clone().unwrap_or_default(),
+                        view: "tasks".into(),
+                        item_id: Some(task.id.clone()),
+                    });
                 }
-                Err(e) => tracing::error!(task = %job.task.id, error = %e, "cannot record the end of a run"),
             }
             me.lock().running.remove(&job.task.id);
             me.stats.finished.fetch_add(1, Ordering::SeqCst);
             me.wake.notify_one();
         });
+    }
+
+    /// Records how a run ended. While the store refuses for a while (locked
+    /// by another process, disk full) it tries again, so the task does not
+    /// stay `running` with nobody working on it; if the app stops first, the
+    /// run is recovered at the next start.
+    async fn record_end(&self, job: &Job, outcome: &Outcome) -> Option<crate::tasks::Task> {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let (j, o, retry) = (job.clone(), outcome.clone(), self.config.retry);
+            let e = match crate::runtime::db(&self.core, move |c| c.finish_job(&j, &o, retry)).await
+            {
+                Ok(task) => return Some(task),
+                Err(e) => e,
+            };
+            if !e.is_transient_storage() {
+                tracing::error!(task = %job.task.id, error = %e, "cannot record the end of a run");
+                return None;
+            }
+            tracing::warn!(task = %job.task.id, error = %e, ?delay, "cannot record the end of a run yet; trying again");
+            tokio::select! {
+                _ = self.stop.cancelled() => return None,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
     }
 
     fn crashed(&self, agent: &str, why: &str) {

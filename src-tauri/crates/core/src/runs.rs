@@ -462,6 +462,16 @@ pub fn set_run_model(tx: &mut Tx<'_>, run_id: &str, provider: &str, model: &str)
     Ok(())
 }
 
+/// The decisions of a run in order.
+pub fn run_decisions(conn: &Connection, run_id: &str) -> Result<Vec<Decision>> {
+    query_all(
+        conn,
+        "SELECT * FROM decisions WHERE run_id = ?1 ORDER BY created_at, rowid",
+        [run_id],
+        decision_from_row,
+    )
+}
+
 impl Core {
     /// Every run of a task with its steps, decisions and tool calls, newest first.
     pub fn task_runs(&self, task_id: &str) -> Result<Vec<RunTrace>> {
@@ -476,12 +486,7 @@ impl Core {
             let mut out = Vec::with_capacity(runs.len());
             for run in runs {
                 let steps = run_steps(c, &run.id)?;
-                let decisions = query_all(
-                    c,
-                    "SELECT * FROM decisions WHERE run_id = ?1 ORDER BY created_at, rowid",
-                    [&run.id],
-                    decision_from_row,
-                )?;
+                let decisions = run_decisions(c, &run.id)?;
                 let tool_calls = run_tool_calls(c, &run.id)?;
                 out.push(RunTrace {
                     run,

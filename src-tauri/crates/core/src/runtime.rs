@@ -140,6 +140,12 @@ fn fail(error: impl Into<String>) -> Outcome {
 fn from_core(e: CoreError) -> Outcome {
     match e {
         CoreError::Provider(p) => from_provider(p),
+        // The store refused a write (locked, disk full): retried later,
+        // from the last step it recorded.
+        other if other.is_transient_storage() => Outcome::Failed {
+            error: other.to_string(),
+            retryable: true,
+        },
         other => fail(other.to_string()),
     }
 }

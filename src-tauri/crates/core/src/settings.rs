@@ -111,6 +111,25 @@ pub struct SettingsPatch {
     pub first_run_completed: Option<bool>,
 }
 
+impl From<Settings> for SettingsPatch {
+    /// Every field set: applying it checks a whole record (an imported one).
+    fn from(s: Settings) -> Self {
+        Self {
+            max_concurrent_tasks: Some(i64::from(s.max_concurrent_tasks)),
+            approval_expiry_hours: Some(i64::from(s.approval_expiry_hours)),
+            default_autonomy: Some(s.default_autonomy),
+            default_provider: Some(s.default_provider.unwrap_or_default()),
+            default_model: Some(s.default_model.unwrap_or_default()),
+            paused: Some(s.paused),
+            web_fetch_allow_list: Some(s.web_fetch_allow_list),
+            code_run_unsandboxed_with_approval: Some(s.code_run_unsandboxed_with_approval),
+            sql_databases: Some(s.sql_databases),
+            mcp_servers: Some(s.mcp_servers),
+            first_run_completed: Some(s.first_run_completed),
+        }
+    }
+}
+
 fn check_sql_databases(list: Vec<SqlDatabase>) -> Result<Vec<SqlDatabase>> {
     if list.len() > validate::MAX_LIST {
         return Err(CoreError::validation(
@@ -180,9 +199,10 @@ fn check_mcp_servers(list: Vec<McpServerConfig>) -> Result<Vec<McpServerConfig>>
     Ok(out)
 }
 
-const KEY: &str = "app";
+/// The settings table's key of the app settings record.
+pub(crate) const KEY: &str = "app";
 
-fn read_settings(conn: &rusqlite::Connection) -> Result<Settings> {
+pub(crate) fn read_settings(conn: &rusqlite::Connection) -> Result<Settings> {
     let text: Option<String> = conn
         .query_row("SELECT value FROM settings WHERE key = ?1", [KEY], |r| {
             r.get(0)
@@ -217,77 +237,92 @@ impl Core {
 
     pub fn update_settings(&self, patch: SettingsPatch) -> Result<Settings> {
         self.write(|tx| {
-            let mut s = read_settings(tx)?;
-            if let Some(v) = patch.max_concurrent_tasks {
-                s.max_concurrent_tasks = validate::range_u32("max_concurrent_tasks", v, 1, 256)?;
-            }
-            if let Some(v) = patch.approval_expiry_hours {
-                s.approval_expiry_hours =
-                    validate::range_u32("approval_expiry_hours", v, 1, 24 * 365)?;
-            }
-            if let Some(v) = patch.default_autonomy {
-                s.default_autonomy = v;
-            }
-            if let Some(v) = patch.default_provider {
-                let v = validate::name_or_empty("default_provider", &v)?;
-                if !v.is_empty() {
-                    let known: bool = tx.query_row(
-                        "SELECT EXISTS (SELECT 1 FROM provider_configs WHERE name = ?1)",
-                        [&v],
-                        |r| r.get(0),
-                    )?;
-                    if !known {
-                        return Err(CoreError::validation(
-                            "default_provider",
-                            format!("unknown provider '{v}'"),
-                        ));
-                    }
-                }
-                s.default_provider = Some(v).filter(|v| !v.is_empty());
-            }
-            if let Some(v) = patch.default_model {
-                let v = validate::name_or_empty("default_model", &v)?;
-                s.default_model = Some(v).filter(|v| !v.is_empty());
-            }
-            if let Some(v) = patch.paused {
-                s.paused = v;
-            }
-            if let Some(list) = patch.web_fetch_allow_list {
-                if list.len() > validate::MAX_LIST {
-                    return Err(CoreError::validation(
-                        "web_fetch_allow_list",
-                        format!("at most {} entries", validate::MAX_LIST),
-                    ));
-                }
-                let mut out = Vec::new();
-                for e in &list {
-                    let h = host_entry(e)?;
-                    if !out.contains(&h) {
-                        out.push(h);
-                    }
-                }
-                s.web_fetch_allow_list = out;
-            }
-            if let Some(v) = patch.code_run_unsandboxed_with_approval {
-                s.code_run_unsandboxed_with_approval = v;
-            }
-            if let Some(list) = patch.sql_databases {
-                s.sql_databases = check_sql_databases(list)?;
-            }
-            if let Some(list) = patch.mcp_servers {
-                s.mcp_servers = check_mcp_servers(list)?;
-            }
-            if let Some(v) = patch.first_run_completed {
-                s.first_run_completed = v;
-            }
-            let now = time::now_sql();
-            tx.execute(
-                "INSERT INTO settings (key, value, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                params![KEY, to_json(&s)?, now],
-            )?;
-            tx.changed(Entity::Settings, ChangeOp::Updated, KEY);
+            let s = apply_patch(tx, read_settings(tx)?, patch)?;
+            write_settings(tx, &s)?;
             Ok(s)
         })
     }
+}
+
+/// Applies `patch` over `s`, validating every field it sets (the rules of
+/// [`Core::update_settings`]; data import checks imported settings with them).
+pub(crate) fn apply_patch(
+    tx: &rusqlite::Connection,
+    mut s: Settings,
+    patch: SettingsPatch,
+) -> Result<Settings> {
+    if let Some(v) = patch.max_concurrent_tasks {
+        s.max_concurrent_tasks = validate::range_u32("max_concurrent_tasks", v, 1, 256)?;
+    }
+    if let Some(v) = patch.approval_expiry_hours {
+        s.approval_expiry_hours = validate::range_u32("approval_expiry_hours", v, 1, 24 * 365)?;
+    }
+    if let Some(v) = patch.default_autonomy {
+        s.default_autonomy = v;
+    }
+    if let Some(v) = patch.default_provider {
+        let v = validate::name_or_empty("default_provider", &v)?;
+        if !v.is_empty() {
+            let known: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM provider_configs WHERE name = ?1)",
+                [&v],
+                |r| r.get(0),
+            )?;
+            if !known {
+                return Err(CoreError::validation(
+                    "default_provider",
+                    format!("unknown provider '{v}'"),
+                ));
+            }
+        }
+        s.default_provider = Some(v).filter(|v| !v.is_empty());
+    }
+    if let Some(v) = patch.default_model {
+        let v = validate::name_or_empty("default_model", &v)?;
+        s.default_model = Some(v).filter(|v| !v.is_empty());
+    }
+    if let Some(v) = patch.paused {
+        s.paused = v;
+    }
+    if let Some(list) = patch.web_fetch_allow_list {
+        if list.len() > validate::MAX_LIST {
+            return Err(CoreError::validation(
+                "web_fetch_allow_list",
+                format!("at most {} entries", validate::MAX_LIST),
+            ));
+        }
+        let mut out = Vec::new();
+        for e in &list {
+            let h = host_entry(e)?;
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        }
+        s.web_fetch_allow_list = out;
+    }
+    if let Some(v) = patch.code_run_unsandboxed_with_approval {
+        s.code_run_unsandboxed_with_approval = v;
+    }
+    if let Some(list) = patch.sql_databases {
+        s.sql_databases = check_sql_databases(list)?;
+    }
+    if let Some(list) = patch.mcp_servers {
+        s.mcp_servers = check_mcp_servers(list)?;
+    }
+    if let Some(v) = patch.first_run_completed {
+        s.first_run_completed = v;
+    }
+    Ok(s)
+}
+
+/// Stores the settings record and publishes the change.
+pub(crate) fn write_settings(tx: &mut crate::store::Tx<'_>, s: &Settings) -> Result<()> {
+    let now = time::now_sql();
+    tx.execute(
+        "INSERT INTO settings (key, value, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![KEY, to_json(s)?, now],
+    )?;
+    tx.changed(Entity::Settings, ChangeOp::Updated, KEY);
+    Ok(())
 }

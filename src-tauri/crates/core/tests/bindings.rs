@@ -74,6 +74,9 @@ fn export_all(dir: &Path) -> Result<(), ts_rs::ExportError> {
     crews::portable::CrewDocument::export_all(&cfg)?;
     crews::portable::ExportFormat::export_all(&cfg)?;
     events::Notice::export_all(&cfg)?;
+    ensemble_core::portable_data::ExportSummary::export_all(&cfg)?;
+    ensemble_core::portable_data::ImportSummary::export_all(&cfg)?;
+    ensemble_core::demo::DemoSummary::export_all(&cfg)?;
     Ok(())
 }
 

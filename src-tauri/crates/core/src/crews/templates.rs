@@ -181,88 +181,94 @@ pub fn crew_template_keys() -> String {
 impl Core {
     /// Creates a crew and its agents from a template, in one transaction.
     pub fn create_crew_from_template(&self, key: &str, opts: FromTemplate) -> Result<Crew> {
-        let t = crew_template(key).ok_or_else(|| {
-            CoreError::validation(
-                "template",
-                format!(
-                    "unknown crew template '{}'; expected one of: {}",
-                    key.trim(),
-                    crew_template_keys()
-                ),
-            )
-        })?;
         let default_autonomy = self.settings()?.default_autonomy;
-        let name = match opts.name.as_deref().filter(|n| !n.trim().is_empty()) {
-            Some(n) => validate::name("name", n)?,
-            None => t.name.clone(),
-        };
-        self.write(|tx| {
-            let mut ids = Vec::new();
-            for member in &t.members {
-                let agent = insert_agent(
-                    tx,
-                    &AgentInput {
-                        name: Some(member.name.clone()),
-                        template: Some(member.agent_template.clone()),
-                        provider: opts.provider.clone(),
-                        model: opts.model.clone(),
-                        ..Default::default()
-                    },
-                    default_autonomy,
-                )?;
-                ids.push((member.name.clone(), agent.id));
-            }
-            let id_of = |n: &str| {
-                ids.iter()
-                    .find(|(name, _)| name == n)
-                    .map(|(_, id)| id.clone())
-                    .ok_or_else(|| {
-                        CoreError::Internal(format!(
-                            "template {} names an unknown member {n}",
-                            t.key
-                        ))
-                    })
-            };
-            let crew = insert_crew(
-                tx,
-                &CrewInput {
-                    name: Some(name.clone()),
-                    goal: Some(opts.goal.clone().unwrap_or_else(|| t.goal.clone())),
-                    process: Some(t.process),
-                    manager_agent_id: t.manager.as_deref().map(id_of).transpose()?,
-                    strategy: Some(t.strategy.clone()),
-                    budget: opts.budget.clone(),
-                    max_rounds: Some(i64::from(t.max_rounds)),
-                    members: Some(
-                        t.members
-                            .iter()
-                            .zip(&ids)
-                            .map(|(m, (_, id))| MemberInput {
-                                agent_id: id.clone(),
-                                role: Some(m.crew_role.clone()),
-                            })
-                            .collect(),
-                    ),
-                    ..Default::default()
-                },
-            )?;
-            for (from, kind, to) in &t.relationships {
-                insert_relationship(
-                    tx,
-                    &crew.id,
-                    &RelationshipInput {
-                        from_agent_id: id_of(from)?,
-                        to_agent_id: id_of(to)?,
-                        kind: Some(*kind),
-                        ..Default::default()
-                    },
-                )?;
-            }
-            tx.execute(
-                "UPDATE crews SET template = ?2 WHERE id = ?1",
-                rusqlite::params![crew.id, t.key],
-            )?;
-            super::load_crew(tx, &crew.id)
-        })
+        self.write(|tx| insert_crew_from_template(tx, key, &opts, default_autonomy))
     }
+}
+
+/// Writes a crew and its agents from a template inside an open transaction
+/// (the demo data writes one as part of a larger write).
+pub(crate) fn insert_crew_from_template(
+    tx: &mut crate::store::Tx<'_>,
+    key: &str,
+    opts: &FromTemplate,
+    default_autonomy: crate::agents::Autonomy,
+) -> Result<Crew> {
+    let t = crew_template(key).ok_or_else(|| {
+        CoreError::validation(
+            "template",
+            format!(
+                "unknown crew template '{}'; expected one of: {}",
+                key.trim(),
+                crew_template_keys()
+            ),
+        )
+    })?;
+    let name = match opts.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        Some(n) => validate::name("name", n)?,
+        None => t.name.clone(),
+    };
+    let mut ids = Vec::new();
+    for member in &t.members {
+        let agent = insert_agent(
+            tx,
+            &AgentInput {
+                name: Some(member.name.clone()),
+                template: Some(member.agent_template.clone()),
+                provider: opts.provider.clone(),
+                model: opts.model.clone(),
+                ..Default::default()
+            },
+            default_autonomy,
+        )?;
+        ids.push((member.name.clone(), agent.id));
+    }
+    let id_of = |n: &str| {
+        ids.iter()
+            .find(|(name, _)| name == n)
+            .map(|(_, id)| id.clone())
+            .ok_or_else(|| {
+                CoreError::Internal(format!("template {} names an unknown member {n}", t.key))
+            })
+    };
+    let crew = insert_crew(
+        tx,
+        &CrewInput {
+            name: Some(name.clone()),
+            goal: Some(opts.goal.clone().unwrap_or_else(|| t.goal.clone())),
+            process: Some(t.process),
+            manager_agent_id: t.manager.as_deref().map(id_of).transpose()?,
+            strategy: Some(t.strategy.clone()),
+            budget: opts.budget.clone(),
+            max_rounds: Some(i64::from(t.max_rounds)),
+            members: Some(
+                t.members
+                    .iter()
+                    .zip(&ids)
+                    .map(|(m, (_, id))| MemberInput {
+                        agent_id: id.clone(),
+                        role: Some(m.crew_role.clone()),
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        },
+    )?;
+    for (from, kind, to) in &t.relationships {
+        insert_relationship(
+            tx,
+            &crew.id,
+            &RelationshipInput {
+                from_agent_id: id_of(from)?,
+                to_agent_id: id_of(to)?,
+                kind: Some(*kind),
+                ..Default::default()
+            },
+        )?;
+    }
+    tx.execute(
+        "UPDATE crews SET template = ?2 WHERE id = ?1",
+        rusqlite::params![crew.id, t.key],
+    )?;
+    super::load_crew(tx, &crew.id)
 }

@@ -192,10 +192,20 @@ fn start(tx: &mut Tx<'_>, task: &Task, agent: &Agent) -> Result<Job> {
     let now = time::now_sql();
     let run = match resume {
         Some(r) => {
+            // A run kept resumable after a failure: continuing it is a new attempt.
+            let retry = r.state.get("retry").and_then(|v| v.as_bool()) == Some(true);
             tx.execute(
-                "UPDATE tasks SET routed_agent_id = ?2, updated_at = ?3 WHERE id = ?1",
-                params![task.id, agent.id, now],
+                "UPDATE tasks SET routed_agent_id = ?2, updated_at = ?3,
+                    attempts = attempts + ?4, next_attempt_at = CASE WHEN ?4 THEN NULL ELSE next_attempt_at END
+                 WHERE id = ?1",
+                params![task.id, agent.id, now, retry],
             )?;
+            if retry {
+                tx.execute(
+                    "UPDATE runs SET state = json_remove(state, '$.retry'), attempt = ?2 WHERE id = ?1",
+                    params![r.id, task.attempts + 1],
+                )?;
+            }
             runs::finish_run(tx, &r.id, RunStatus::Running, None)?;
             runs::load_run(tx, &r.id)?
         }
@@ -283,7 +293,21 @@ impl Core {
                     super::workflow::step_finished(tx, &current.id)?;
                 }
                 Outcome::Failed { error, retryable } => {
-                    runs::finish_run(tx, run, RunStatus::Failed, Some(error))?;
+                    let retry_now = *retryable && current.attempts < current.max_attempts;
+                    // Starting over would run the model's earlier tool calls
+                    // again. When one of them has a side effect and the
+                    // failure may go away, the run is kept resumable: the
+                    // next attempt (automatic, or a retry by hand) continues
+                    // it from its last recorded step.
+                    if *retryable && has_side_effects(tx, run)? {
+                        runs::finish_run(tx, run, RunStatus::Interrupted, Some(error))?;
+                        tx.execute(
+                            "UPDATE runs SET state = json_set(state, '$.retry', json('true')) WHERE id = ?1",
+                            [run],
+                        )?;
+                    } else {
+                        runs::finish_run(tx, run, RunStatus::Failed, Some(error))?;
+                    }
                     set_status(tx, &current.id, TaskStatus::Failed, Some(error))?;
                     let mut failed = current.failed_agents.clone();
                     if !failed.contains(&job.agent.id) {
@@ -294,7 +318,7 @@ impl Core {
                         params![current.id, to_json(&failed)?],
                     )?;
                     update_skills(tx, &job.agent.id, &current.required_capabilities, false)?;
-                    if *retryable && current.attempts < current.max_attempts {
+                    if retry_now {
                         let delay = retry.delay(current.attempts, jitter());
                         let at = time::now() + ChronoDuration::milliseconds(delay.as_millis() as i64);
                         set_status(tx, &current.id, TaskStatus::Queued, None)?;
@@ -363,6 +387,16 @@ impl Core {
             Ok(ids.len())
         })
     }
+}
+
+/// Whether a run has made a tool call that is not safe to repeat and may
+/// have happened (started, finished, or left ambiguous).
+fn has_side_effects(tx: &Tx<'_>, run_id: &str) -> Result<bool> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM tool_calls WHERE run_id = ?1 AND idempotent = 0 AND state <> 'intended')",
+        [run_id],
+        |r| r.get(0),
+    )?)
 }
 
 /// Skills named like the task's capabilities learn from its outcome.

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use ts_rs::TS;
 
-use super::resilience::{Breaker, BreakerConfig, BreakerStatus, Resilient, RetryPolicy};
+use super::resilience::{
+    Breaker, BreakerConfig, BreakerStatus, Resilient, RetryPolicy, DEFAULT_STALL_TIMEOUT,
+};
 use super::{ModelInfo, Provider, ProviderConfig, ProviderError, ProviderKind};
 use crate::error::{CoreError, ErrorPayload, Result};
 use crate::secrets::SecretStore;
@@ -66,6 +68,7 @@ pub struct ProviderHub {
     breakers: Mutex<HashMap<String, Arc<Breaker>>>,
     policy: RetryPolicy,
     breaker_config: BreakerConfig,
+    stall: Duration,
     auto: Mutex<Option<(Instant, DefaultChoice)>>,
 }
 
@@ -88,6 +91,7 @@ impl ProviderHub {
             breakers: Mutex::new(HashMap::new()),
             policy: RetryPolicy::default(),
             breaker_config: BreakerConfig::default(),
+            stall: DEFAULT_STALL_TIMEOUT,
             auto: Mutex::new(None),
         }
     }
@@ -95,6 +99,13 @@ impl ProviderHub {
     pub fn with_policy(mut self, policy: RetryPolicy, breaker: BreakerConfig) -> Self {
         self.policy = policy;
         self.breaker_config = breaker;
+        self
+    }
+
+    /// How long a provider may stay silent before a call fails (see
+    /// [`DEFAULT_STALL_TIMEOUT`]).
+    pub fn with_stall_timeout(mut self, stall: Duration) -> Self {
+        self.stall = stall;
         self
     }
 
@@ -173,7 +184,10 @@ impl ProviderHub {
             }
         }
         let raw = self.build_raw(cfg)?;
-        let p = Arc::new(Resilient::new(raw, self.breaker(&cfg.name), self.policy));
+        let p = Arc::new(
+            Resilient::new(raw, self.breaker(&cfg.name), self.policy)
+                .with_stall_timeout(self.stall),
+        );
         lock(&self.built).insert(cfg.name.clone(), (fingerprint, p.clone()));
         Ok(p)
     }

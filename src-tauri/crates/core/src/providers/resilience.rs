@@ -3,7 +3,9 @@
 //! provider (opens after repeated failures, half-opens after a cool-down to
 //! let one trial through, closes on success). Once tokens flow, a failure is
 //! not retried (the caller already showed them): it ends the stream with an
-//! error event and counts against the breaker.
+//! error event and counts against the breaker. A provider that stays silent
+//! too long (before its first event, or between two) times out instead of
+//! holding its caller forever.
 //!
 //! Time is `tokio::time`, so tests drive it with a paused clock.
 
@@ -276,11 +278,17 @@ impl Drop for Permit {
     }
 }
 
-/// A provider with retries and a circuit breaker.
+/// How long a provider may stay silent, before its first event or between
+/// two, before the call fails. Generous: a local model may take minutes to
+/// load and to read a long prompt before its first token.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A provider with retries, a circuit breaker and a stall timeout.
 pub struct Resilient {
     inner: Arc<dyn Provider>,
     breaker: Arc<Breaker>,
     policy: RetryPolicy,
+    stall: Duration,
 }
 
 impl Resilient {
@@ -289,7 +297,14 @@ impl Resilient {
             inner,
             breaker,
             policy,
+            stall: DEFAULT_STALL_TIMEOUT,
         }
+    }
+
+    /// Replaces [`DEFAULT_STALL_TIMEOUT`].
+    pub fn with_stall_timeout(mut self, stall: Duration) -> Self {
+        self.stall = stall.max(Duration::from_millis(1));
+        self
     }
 
     pub fn breaker(&self) -> &Arc<Breaker> {
@@ -358,17 +373,26 @@ impl Provider for Resilient {
         loop {
             attempt += 1;
             let permit = self.breaker.acquire()?;
-            let failure = match self.inner.chat(request.clone(), cancel.clone()).await {
-                Err(e) => e,
-                Ok(mut stream) => {
+            // The first event must come within the stall timeout, counted
+            // from the request (connecting and the response head included).
+            let deadline = Instant::now() + self.stall;
+            let timed_out = ProviderError::Timeout { after: self.stall };
+            let started =
+                tokio::time::timeout_at(deadline, self.inner.chat(request.clone(), cancel.clone()))
+                    .await;
+            let failure = match started {
+                Err(_) => timed_out,
+                Ok(Err(e)) => e,
+                Ok(Ok(mut stream)) => {
                     let first = tokio::select! {
                         _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
-                        f = stream.next() => f,
+                        f = tokio::time::timeout_at(deadline, stream.next()) => f,
                     };
                     match first {
-                        Some(Ok(ev)) => return Ok(track(ev, stream, permit)),
-                        Some(Err(e)) => e,
-                        None => ProviderError::Interrupted {
+                        Err(_) => timed_out,
+                        Ok(Some(Ok(ev))) => return Ok(track(ev, stream, permit, self.stall)),
+                        Ok(Some(Err(e))) => e,
+                        Ok(None) => ProviderError::Interrupted {
                             detail: "the provider closed the stream without an answer".into(),
                         },
                     }
@@ -389,11 +413,28 @@ impl Provider for Resilient {
     }
 }
 
-/// Re-emits `first` then the rest of `stream`, reporting the outcome to the breaker.
-fn track(first: StreamEvent, stream: EventStream, permit: Permit) -> EventStream {
+/// Re-emits `first` then the rest of `stream`, reporting the outcome to the
+/// breaker; a silence longer than `stall` ends it with an error.
+fn track(first: StreamEvent, stream: EventStream, permit: Permit, stall: Duration) -> EventStream {
     let mut permit = Some(permit);
+    let rest = futures::stream::unfold(Some(stream), move |state| async move {
+        let mut stream = state?;
+        match tokio::time::timeout(stall, stream.next()).await {
+            Ok(Some(item)) => Some((item, Some(stream))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(ProviderError::Interrupted {
+                    detail: format!(
+                        "the provider sent nothing for {}",
+                        super::types::seconds(stall)
+                    ),
+                }),
+                None,
+            )),
+        }
+    });
     futures::stream::once(async move { Ok(first) })
-        .chain(stream)
+        .chain(rest)
         .map(move |item| {
             match &item {
                 Ok(StreamEvent::Finish(_)) => {

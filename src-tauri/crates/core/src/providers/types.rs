@@ -181,7 +181,7 @@ pub enum ProviderError {
     Server { status: u16, detail: String },
     #[error("the provider sent a response Ensemble cannot use: {detail}")]
     BadResponse { detail: String },
-    #[error("no answer from the provider within {} s", after.as_secs())]
+    #[error("no answer from the provider within {}", seconds(*after))]
     Timeout { after: Duration },
     #[error("generation was cancelled")]
     Cancelled,
@@ -194,6 +194,15 @@ pub enum ProviderError {
     Unavailable { detail: String },
     #[error("the stream broke off: {detail}")]
     Interrupted { detail: String },
+}
+
+/// A duration for people: "300 s", or "0.25 s" below a second.
+pub(crate) fn seconds(d: Duration) -> String {
+    if d >= Duration::from_secs(1) {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} s", (d.as_secs_f64() * 1000.0).round() / 1000.0)
+    }
 }
 
 impl ProviderError {

@@ -1,7 +1,8 @@
 //! Protocol fixture: an in-process HTTP/1.1 server that answers with scripted
 //! replies in a provider's documented wire format. It can split a stream into
 //! arbitrary chunks (each flushed and delayed so the client sees separate
-//! reads), drop the connection mid-stream, or hang up at once. It records
+//! reads), drop the connection mid-stream, hang up at once, or stall
+//! without answering. It records
 //! every request so tests can check what reached the "provider".
 //!
 //! This never replaces the real-model tests; it checks the adapters' framing,
@@ -56,6 +57,9 @@ pub enum Reply {
     },
     /// Close the connection without answering.
     Hangup,
+    /// Read the request, then say nothing for this long before hanging up
+    /// (a provider that accepted the connection and stalls).
+    Stall(Duration),
 }
 
 impl Reply {
@@ -235,6 +239,10 @@ async fn serve(
     };
     match handler(&rec, index) {
         Reply::Hangup => Ok(()),
+        Reply::Stall(d) => {
+            tokio::time::sleep(d).await;
+            Ok(())
+        }
         Reply::Full {
             status,
             headers,
