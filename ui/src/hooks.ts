@@ -92,3 +92,13 @@ export function onStoreChange(cb: (changes: Change[]) => void): () => void {
     stop?.();
   };
 }
+
+/** Re-renders every `ms` with the current time (countdowns, "started 2 min ago"). */
+export function useNow(ms = 1000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+  return now;
+}

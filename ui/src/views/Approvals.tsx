@@ -9,20 +9,10 @@ import type { Agent } from "../bindings/Agent";
 import type { Approval } from "../bindings/Approval";
 import type { Verdict } from "../bindings/Verdict";
 import type { JsonValue } from "../bindings/serde_json/JsonValue";
-import { useQuery } from "../hooks";
+import { useNow, useQuery } from "../hooks";
 import { Badge, Empty, ErrorText, PageHeader, QueryView, relativeTime } from "../components/ui";
 
 const HISTORY_PAGE = 50;
-
-/** Re-renders every `ms` with the current time. */
-export function useNow(ms = 1000): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), ms);
-    return () => clearInterval(t);
-  }, [ms]);
-  return now;
-}
 
 /** Time left until `iso`: "1 d 02:03:04", "02:03:04", "00:00:09"; null once it passed. */
 export function countdown(iso: string, now: number): string | null {

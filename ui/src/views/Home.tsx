@@ -1,10 +1,9 @@
 // Home: what runs now, what needs the human, how agents and providers are
 // doing, and what failed lately. Every item leads to its place. On a fresh
 // install it opens with the guided start.
-import { useEffect, useState } from "react";
 import { api } from "../api";
 import { crewsApi } from "../crewsApi";
-import { useQuery } from "../hooks";
+import { useNow, useQuery } from "../hooks";
 import { Badge, PageHeader, QueryView, relativeTime, retryIn } from "../components/ui";
 import { GuidedStart } from "../components/GuidedStart";
 import type { View } from "../App";
@@ -27,16 +26,6 @@ export function unhealthy(agents: Agent[], now: number = Date.now()): Agent[] {
     }
     return false;
   });
-}
-
-/** Ticks every `ms` so countdowns stay current without a refetch. */
-function useNow(ms: number): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), ms);
-    return () => clearInterval(t);
-  }, [ms]);
-  return now;
 }
 
 export function Home(props: { go: (v: View) => void; showTask: (id: string) => void }) {
