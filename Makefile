@@ -5,8 +5,9 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ensemble/target
 export ENSEMBLE_TEST_MODEL ?= $(HOME)/.cache/ensemble/models/gemma-3-270m-q4_k_m.gguf
 BIN := $(CARGO_TARGET_DIR)/debug/ensemble
-# The Tauri CLI (npm devDependency of ui/, installed by scripts/setup.sh).
-TAURI := ui/node_modules/.bin/tauri
+# The Tauri CLI (from npm, installed by scripts/setup.sh outside the clone).
+export TAURI_CLI ?= $(HOME)/.cache/ensemble/tauri-cli/node_modules/.bin/tauri
+TAURI := $(TAURI_CLI)
 
 .PHONY: run test setup ui build fmt-check clippy core-has-no-tauri rust-test ui-test e2e bundle bundle-test bindings bench bench-peers crash-bench screenshots
 

@@ -36,12 +36,23 @@ command -v node >/dev/null || { echo "setup: Node.js 20.19+ is missing" >&2; exi
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || { echo "setup: Node.js 20.19 or newer is needed (found $(node --version))" >&2; exit 1; }
 
-# npm packages: reinstall only when the lock file changed since the last
-# install, or when a tool a make target runs is missing.
-if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ] \
-  || [ ! -x ui/node_modules/.bin/tauri ]; then
+# npm packages: reinstall only when the lock file changed since the last install.
+if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
   (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The Tauri CLI that builds the .deb (make bundle, the bundle test), from npm,
+# kept outside the clone like the build cache. Not in ui/'s lock file: its
+# per-platform packages for other systems are not all on every registry
+# mirror, and `npm ci` insists on the lock listing them.
+TAURI_CLI_VERSION=2.12.5
+TAURI_CLI_DIR="${TAURI_CLI_DIR:-$HOME/.cache/ensemble/tauri-cli}"
+if [ "$("$TAURI_CLI_DIR/node_modules/.bin/tauri" --version 2>/dev/null)" != "tauri-cli $TAURI_CLI_VERSION" ]; then
+  echo "setup: installing the Tauri CLI $TAURI_CLI_VERSION"
+  mkdir -p "$TAURI_CLI_DIR"
+  npm install --prefix "$TAURI_CLI_DIR" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+    "@tauri-apps/cli@$TAURI_CLI_VERSION"
 fi
 
 if ! command -v tauri-driver >/dev/null; then

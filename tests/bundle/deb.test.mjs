@@ -10,14 +10,15 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(fileURLToPath(import.meta.url), "..", "..", "..");
 const TARGET = process.env.CARGO_TARGET_DIR || join(ROOT, "target");
-const TAURI = join(ROOT, "ui", "node_modules", ".bin", "tauri");
+// Installed by scripts/setup.sh; the Makefile passes its path.
+const TAURI = process.env.TAURI_CLI || join(homedir(), ".cache", "ensemble", "tauri-cli", "node_modules", ".bin", "tauri");
 const DEB_DIR = join(TARGET, "debug", "bundle", "deb");
 
 let work; // temp folder: the unpacked package and the app's data
