@@ -45,22 +45,10 @@ impl Sampler {
             .transpose()?;
 
         let mut chain = Vec::new();
-        // Small models loop: on free text, and inside JSON strings too (Gemma
-        // 3 270M repeated one sentence in a tool argument until the token
-        // limit). In JSON the grammar still decides the structural tokens
-        // (where only one is allowed, no penalty can remove it), so a
-        // slightly stronger penalty with a frequency term that grows with
-        // each repeat breaks loops without breaking the format.
+        // Small models loop on free text; in JSON the grammar already decides
+        // which repeats are needed (quotes, commas), so no penalty there.
         if grammar.is_none() {
             chain.push(LlamaSampler::penalties(model.n_vocab(), 64, 1.1, 0.0, 0.0));
-        } else {
-            chain.push(LlamaSampler::penalties(
-                model.n_vocab(),
-                128,
-                1.15,
-                0.1,
-                0.0,
-            ));
         }
         let default_temperature = if grammar.is_some() {
             DEFAULT_SCHEMA_TEMPERATURE
