@@ -329,7 +329,7 @@ describe("Settings: work form", () => {
     await user.clear(hours);
     await user.type(hours, "100");
     await user.click(within(work).getByRole("button", { name: "Save work settings" }));
-    expect((await within(work).findByRole("alert")).textContent).toBe("approval_expiry_hours: must be between 1 and 8760, got 9000");
+    expect((await within(work).findByRole("alert", {}, { timeout: 5000 })).textContent).toBe("approval_expiry_hours: must be between 1 and 8760, got 9000");
     expect(within(work).queryByText("Saved")).toBeNull();
     expect(within(work).getByText("Unsaved changes")).toBeTruthy();
   });

@@ -65,6 +65,47 @@ export function sqlDatabaseErrors(db: SqlDatabase, existing: SqlDatabase[]): { n
 // ------------------------------------------------------------ building blocks
 
 /** A labelled control with a hint and an inline error tied to it. */
+/** A file path field with a "Choose…" dialog button and the action it feeds (export, import). */
+function PathAction(props: {
+  label: string;
+  hint: string;
+  name: string;
+  placeholder?: string;
+  value: string;
+  error?: string;
+  onChange: (value: string) => void;
+  chooseLabel: string;
+  onChoose: () => void;
+  actionLabel: string;
+  onAction: () => void;
+  disabled: boolean;
+}) {
+  return (
+    <div className="data-action">
+      <FormRow label={props.label} hint={props.hint} error={props.error}>
+        {({ id, describedBy, invalid }) => (
+          <input
+            id={id}
+            name={props.name}
+            className="mono"
+            placeholder={props.placeholder}
+            value={props.value}
+            aria-invalid={invalid}
+            aria-describedby={describedBy}
+            onChange={(e) => props.onChange(e.target.value)}
+          />
+        )}
+      </FormRow>
+      <button type="button" className="btn" aria-label={props.chooseLabel} onClick={props.onChoose} disabled={props.disabled}>
+        Choose…
+      </button>
+      <button type="button" className="btn" onClick={props.onAction} disabled={props.disabled}>
+        {props.actionLabel}
+      </button>
+    </div>
+  );
+}
+
 function FormRow(props: {
   label: string;
   hint?: string;
@@ -601,61 +642,39 @@ export function DataPanel(props: { info: AppInfo }) {
         </dd>
       </dl>
 
-      <div className="data-action">
-        <FormRow label="Export all data to" hint="One JSON file with every agent, crew, task, run, approval, chat, memory, workflow and setting. API keys are not included." error={pathErr.export}>
-          {({ id, describedBy, invalid }) => (
-            <input
-              id={id}
-              name="export_path"
-              className="mono"
-              value={exportPath}
-              aria-invalid={invalid}
-              aria-describedby={describedBy}
-              onChange={(e) => {
-                setExportPath(e.target.value);
-                setPathErr({ ...pathErr, export: undefined });
-              }}
-            />
-          )}
-        </FormRow>
-        <button type="button" className="btn" aria-label="Choose where to export" onClick={() => void choose("export")} disabled={busy !== null}>
-          Choose…
-        </button>
-        <button type="button" className="btn" onClick={doExport} disabled={busy !== null}>
-          {busy === "export" ? "Exporting…" : "Export"}
-        </button>
-      </div>
-
-      <div className="data-action">
-        <FormRow label="Import a data file" hint="Records with the same id are replaced by the file's; your other records stay. All or nothing." error={pathErr.import}>
-          {({ id, describedBy, invalid }) => (
-            <input
-              id={id}
-              name="import_path"
-              className="mono"
-              placeholder="/home/me/ensemble-export.json"
-              value={importPath}
-              aria-invalid={invalid}
-              aria-describedby={describedBy}
-              onChange={(e) => {
-                setImportPath(e.target.value);
-                setPathErr({ ...pathErr, import: undefined });
-              }}
-            />
-          )}
-        </FormRow>
-        <button type="button" className="btn" aria-label="Choose a file to import" onClick={() => void choose("import")} disabled={busy !== null}>
-          Choose…
-        </button>
-        <button
-          type="button"
-          className="btn"
-          onClick={() => checkPath("import", importPath) && setConfirm("import")}
-          disabled={busy !== null}
-        >
-          {busy === "import" ? "Importing…" : "Import…"}
-        </button>
-      </div>
+      <PathAction
+        label="Export all data to"
+        hint="One JSON file with every agent, crew, task, run, approval, chat, memory, workflow and setting. API keys are not included."
+        name="export_path"
+        value={exportPath}
+        error={pathErr.export}
+        onChange={(v) => {
+          setExportPath(v);
+          setPathErr({ ...pathErr, export: undefined });
+        }}
+        chooseLabel="Choose where to export"
+        onChoose={() => void choose("export")}
+        actionLabel={busy === "export" ? "Exporting…" : "Export"}
+        onAction={doExport}
+        disabled={busy !== null}
+      />
+      <PathAction
+        label="Import a data file"
+        hint="Records with the same id are replaced by the file's; your other records stay. All or nothing."
+        name="import_path"
+        placeholder="/home/me/ensemble-export.json"
+        value={importPath}
+        error={pathErr.import}
+        onChange={(v) => {
+          setImportPath(v);
+          setPathErr({ ...pathErr, import: undefined });
+        }}
+        chooseLabel="Choose a file to import"
+        onChoose={() => void choose("import")}
+        actionLabel={busy === "import" ? "Importing…" : "Import…"}
+        onAction={() => checkPath("import", importPath) && setConfirm("import")}
+        disabled={busy !== null}
+      />
 
       <div className="data-action single">
         <div className="field">
