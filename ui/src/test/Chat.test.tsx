@@ -6,8 +6,9 @@ import type { Channel } from "@tauri-apps/api/core";
 import { applyEvent, Chat } from "../views/Chat";
 import type { ChatEvent } from "../bindings/ChatEvent";
 import type { ChatMessage } from "../bindings/ChatMessage";
+import { at } from "./clock";
 
-const T = "2026-11-21T10:00:00.000Z";
+const T = at();
 
 function msg(over: Partial<ChatMessage>): ChatMessage {
   return {

@@ -12,8 +12,9 @@ import type { Message } from "../bindings/Message";
 import type { Relationship } from "../bindings/Relationship";
 import { STORE_CHANGED } from "../hooks";
 import { agent } from "./fixtures";
+import { at, MINUTE, SECOND } from "./clock";
 
-const T = "2026-11-21T10:00:00.000Z";
+const T = at();
 const page = <X,>(items: X[]) => ({ items, total: items.length, limit: 500, offset: 0 });
 
 function rel(id: string, from: string, kind: Relationship["kind"], to: string): Relationship {
@@ -305,7 +306,7 @@ describe("Crews view", () => {
             return page(run ? [run] : []);
           case "crews_run_start":
             run = crewRun();
-            messages = [msg("m1", null, null, "status_update", "The crew starts: sequential, 3 members.", "2026-11-21T10:00:01.000Z")];
+            messages = [msg("m1", null, null, "status_update", "The crew starts: sequential, 3 members.", at(SECOND))];
             return run;
           case "crews_run_get":
             return run;
@@ -331,8 +332,8 @@ describe("Crews view", () => {
     // The engine records more messages: one change event, the timeline follows.
     messages = [
       ...messages,
-      msg("m2", "a-res", null, "response", "Pastelaria Sol: custard tarts since 1920.", "2026-11-21T10:00:20.000Z"),
-      msg("m3", "a-res", "a-wri", "handoff", "Handing over to Writer (step 2 of 3).", "2026-11-21T10:00:21.000Z"),
+      msg("m2", "a-res", null, "response", "Pastelaria Sol: custard tarts since 1920.", at(20 * SECOND)),
+      msg("m3", "a-res", "a-wri", "handoff", "Handing over to Writer (step 2 of 3).", at(21 * SECOND)),
     ];
     await act(async () => {
       await emit(STORE_CHANGED, [{ entity: "message", op: "created", id: "m3" }]);
@@ -355,7 +356,7 @@ describe("Crews view", () => {
       status: "completed",
       stop_reason: "completed",
       report: "Pastelaria Sol — warm tarts, warmer mornings.",
-      finished_at: "2026-11-21T10:01:00.000Z",
+      finished_at: at(MINUTE),
       outputs: [
         { agent_id: "a-res", agent_name: "Researcher", label: "step 1", round: 1, task_id: "t1", content: "Pastelaria Sol: custard tarts since 1920.", confidence: 0.8, at: T },
         { agent_id: "a-wri", agent_name: "Writer", label: "step 2", round: 2, task_id: "t2", content: "Pastelaria Sol — warm tarts, warmer mornings.", confidence: null, at: T },

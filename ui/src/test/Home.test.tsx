@@ -10,9 +10,9 @@ import { modelSummary } from "../components/GuidedStart";
 import { agent, ALL_STATUSES, approval, task } from "./fixtures";
 import type { ProvidersOverview } from "../bindings/ProvidersOverview";
 import type { ProviderStatus } from "../bindings/ProviderStatus";
+import { at, HOUR, MINUTE, NOW, SECOND } from "./clock";
 
 const page = <T,>(items: T[]) => ({ items, total: items.length, limit: 100, offset: 0 });
-const NOW = Date.parse("2026-11-21T12:00:00Z");
 
 function provider(kind: "ollama" | "embedded", reachable: boolean, models = 0): ProviderStatus {
   return {
@@ -26,8 +26,8 @@ function provider(kind: "ollama" | "embedded", reachable: boolean, models = 0): 
       max_concurrent: 2,
       cost_table: {},
       enabled: true,
-      created_at: "2026-11-21T10:00:00Z",
-      updated_at: "2026-11-21T10:00:00Z",
+      created_at: at(-2 * HOUR),
+      updated_at: at(-2 * HOUR),
     },
     reachable,
     error: reachable ? null : { code: "PROVIDER_UNAVAILABLE", message: "connection refused", details: null },
@@ -50,8 +50,8 @@ describe("helpers", () => {
       agent({ id: "err", status: "error" }),
       agent({ id: "off", status: "offline" }),
       agent({ id: "off-disabled", status: "offline", enabled: false }),
-      agent({ id: "quiet", status: "busy", last_heartbeat: "2026-11-21T11:50:00Z" }),
-      agent({ id: "fresh", status: "busy", last_heartbeat: "2026-11-21T11:59:30Z" }),
+      agent({ id: "quiet", status: "busy", last_heartbeat: at(-10 * MINUTE) }),
+      agent({ id: "fresh", status: "busy", last_heartbeat: at(-30 * SECOND) }),
     ];
     expect(unhealthy(agents, NOW).map((a) => a.id)).toEqual(["err", "off", "quiet"]);
   });
@@ -71,7 +71,7 @@ describe("helpers", () => {
 
 function backend(opts: { firstRun: boolean; failTemplate?: boolean }) {
   const calls: { cmd: string; args: unknown }[] = [];
-  const running = task({ id: "t-run", title: "Draft the launch email", status: "running", started_at: "2026-11-21T11:58:00Z", routed_agent_id: "a1" });
+  const running = task({ id: "t-run", title: "Draft the launch email", status: "running", started_at: at(-2 * MINUTE), routed_agent_id: "a1" });
   const failed = task({ id: "t-fail", title: "Import CRM export", status: "failed", error: "the provider timed out after 3 attempts" });
   mockIPC((cmd, args) => {
     calls.push({ cmd, args });
@@ -88,7 +88,7 @@ function backend(opts: { firstRun: boolean; failTemplate?: boolean }) {
       case "agents_list":
         return page([agent({ id: "a1", name: "Writer", status: "busy" }), agent({ id: "a2", name: "Scout", status: "error" })]);
       case "approvals_list":
-        return page([approval({ id: "ap1", title: "Send the launch email?", expires_at: new Date(Date.now() + 30 * 60_000).toISOString() })]);
+        return page([approval({ id: "ap1", title: "Send the launch email?", expires_at: at(30 * MINUTE) })]);
       case "providers_overview":
         return overview(provider("ollama", false), provider("embedded", true, 1));
       case "crews_list":

@@ -9,8 +9,9 @@ import type { PullProgress } from "../bindings/PullProgress";
 import type { Settings } from "../bindings/Settings";
 import type { SettingsPatch } from "../bindings/SettingsPatch";
 import { hostError, isAbsolutePath, sqlDatabaseErrors, wholeNumberError } from "../views/SettingsForms";
+import { at } from "./clock";
 
-const T = "2026-11-21T10:00:00.000Z";
+const T = at();
 const closed = { state: "closed" as const, consecutive_failures: 0, retry_in_secs: null };
 
 function overview(reachable: boolean): ProvidersOverview {

@@ -10,6 +10,7 @@ import type { RunTrace } from "../bindings/RunTrace";
 import type { OrchestratorStatus } from "../app-bindings/OrchestratorStatus";
 import { COALESCE_MS, STORE_CHANGED } from "../hooks";
 import { agent, ALL_STATUSES, task } from "./fixtures";
+import { at, SECOND } from "./clock";
 
 function board(tasks: ReturnType<typeof task>[]): BoardColumn[] {
   return ALL_STATUSES.map((status) => {
@@ -18,7 +19,7 @@ function board(tasks: ReturnType<typeof task>[]): BoardColumn[] {
   });
 }
 
-const T = "2026-11-21T10:00:00.000Z";
+const T = at();
 const idle: OrchestratorStatus = { runner: "here", paused: false, running: 0, max_concurrent: 10, message: "Working: 0 tasks running" };
 const page = <T,>(items: T[]) => ({ items, total: items.length, limit: 1000, offset: 0 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,7 +40,7 @@ function trace(): RunTrace {
       tokens_out: 42,
       cost: 0,
       started_at: T,
-      finished_at: "2026-11-21T10:00:04.500Z",
+      finished_at: at(4.5 * SECOND),
       created_at: T,
       updated_at: T,
     },
@@ -162,7 +163,7 @@ describe("Tasks view", () => {
   });
 
   it("cards show the attempt, when the next retry is due and the last error", async () => {
-    const soon = new Date(Date.now() + 30_000).toISOString();
+    const soon = at(30 * SECOND);
     mockIPC((cmd) => {
       switch (cmd) {
         case "tasks_board":

@@ -12,8 +12,9 @@ import type { WorkflowRun } from "../bindings/WorkflowRun";
 import type { WorkflowStep } from "../bindings/WorkflowStep";
 import { STORE_CHANGED } from "../hooks";
 import { task } from "./fixtures";
+import { at } from "./clock";
 
-const T = "2026-11-21T10:00:00.000Z";
+const T = at();
 
 function step(key: string, depends_on: string[] = [], title = ""): WorkflowStep {
   return { key, title, agent_id: null, capabilities: [], prompt: `do ${key}`, depends_on, condition: null, priority: null };

@@ -3,8 +3,9 @@ import type { Agent } from "../bindings/Agent";
 import type { Approval } from "../bindings/Approval";
 import type { Task } from "../bindings/Task";
 import type { TaskStatus } from "../bindings/TaskStatus";
+import { at, DAY } from "./clock";
 
-const T = "2026-11-21T10:00:00.000Z";
+const T = at();
 
 export function agent(over: Partial<Agent> = {}): Agent {
   return {
@@ -108,7 +109,7 @@ export function approval(over: Partial<Approval> = {}): Approval {
     decided_by: null,
     decided_at: null,
     comment: null,
-    expires_at: "2026-11-22T10:00:00.000Z",
+    expires_at: at(DAY),
     created_at: T,
     updated_at: T,
     ...over,
