@@ -52,11 +52,12 @@ ui-test:
 e2e: build
 	scripts/e2e.sh
 
-# The installable package: a release .deb (binary, desktop entry, icons) in
-# $(CARGO_TARGET_DIR)/release/bundle/deb/. No AppImage: Tauri's AppImage
+# The installable packages: a release .deb (binary, desktop entry, icons) and
+# the default model's package it recommends, in $(CARGO_TARGET_DIR)/release/bundle/deb/. No AppImage: Tauri's AppImage
 # bundler downloads AppRun and linuxdeploy from GitHub while it builds.
 bundle: setup ui
 	$(TAURI) build --ci --bundles deb
+	scripts/model-deb.sh
 
 # Builds the .deb from the debug build (reusing it) and checks what it
 # installs: tests/bundle/deb.test.mjs. 25-50 s on 2 cores (load 2-7): 18-30 s

@@ -36,7 +36,7 @@ const CHUNKS: usize = 5;
 const CHUNK_DELAY: Duration = Duration::from_millis(100);
 const MODEL: &str = "bench-model";
 
-/// A minimal Ollama: `/api/tags`, `/api/version`, and a slow streaming `/api/chat`.
+/// A minimal Ollama: `/api/tags`, `/api/version`, `/api/show`, and a slow streaming `/api/chat`.
 struct FakeOllama {
     url: String,
     chats: Arc<AtomicU64>,
@@ -143,6 +143,9 @@ fn serve(sock: TcpStream, chats: &AtomicU64) -> std::io::Result<()> {
                 serde_json::json!({"models": [{"name": MODEL, "model": MODEL, "modified_at": "2026-01-01T00:00:00Z", "size": 1, "digest": "0"}]}).to_string()
             } else if path.starts_with("/api/version") {
                 r#"{"version":"0.9.0"}"#.to_string()
+            } else if path.starts_with("/api/show") {
+                // A model that takes tools, as Ollama describes it.
+                r#"{"capabilities":["completion","tools"]}"#.to_string()
             } else {
                 "{}".to_string()
             };

@@ -36,13 +36,11 @@ fn run_until_idle(dir: &Path) -> std::process::Output {
 
 #[test]
 fn an_agent_on_the_embedded_model_runs_code_and_completes_its_task() {
-    if !matches!(Isolation::detect(false), Isolation::Sandbox { .. }) {
-        println!(
-            "SKIPPED: code_run has no sandbox here: {:?}",
-            Isolation::detect(false)
-        );
-        return;
-    }
+    assert!(
+        matches!(Isolation::detect(false), Isolation::Sandbox { .. }),
+        "this test needs code_run's bubblewrap sandbox (scripts/setup.sh installs bubblewrap): {:?}",
+        Isolation::detect(false)
+    );
     let dir = data_dir_with_model();
     let core = Core::open(dir.path()).unwrap();
     let agent = core
@@ -68,7 +66,7 @@ fn an_agent_on_the_embedded_model_runs_code_and_completes_its_task() {
         .create_task(NewTask {
             title: "Sum of 1 to 100".into(),
             objective: Some(
-                "Use code_run to run the Python program print(sum(range(1, 101))), then give the printed number as the answer."
+                "Use code_run to run the Python program `print(sum(range(1, 101)))`, then give the printed number as the answer."
                     .into(),
             ),
             required_capabilities: Some(vec!["math".into(), "code_run".into()]),

@@ -5,7 +5,7 @@
 //! executed twice, and `PRAGMA integrity_check` = ok.
 //!
 //! The model is an in-process HTTP server speaking Ollama's documented wire
-//! format (`/api/tags`, NDJSON `/api/chat` with native tool calls): Ollama
+//! format (`/api/tags`, `/api/show`, NDJSON `/api/chat` with native tool calls): Ollama
 //! cannot run on these machines. For each task it first asks for the
 //! side-effecting `test_append` tool (not idempotent: every execution appends
 //! a line to a file, then holds for a random while so kills land between the
@@ -102,6 +102,14 @@ fn done_line() -> serde_json::Value {
 
 /// The scripted model: tool call first, final answer after a tool result.
 fn model(req: &Recorded, n: usize) -> Reply {
+    if req.path == "/api/show" {
+        // What Ollama says of a model that takes tools.
+        return Reply::json(
+            200,
+            json!({"capabilities": ["completion", "tools"], "template": "{{ .Prompt }}",
+                "model_info": {"general.architecture": "test", "test.context_length": 8192}}),
+        );
+    }
     if req.path == "/api/tags" {
         return Reply::json(
             200,

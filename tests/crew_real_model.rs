@@ -37,6 +37,28 @@ fn member(core: &Core, name: &str, prompt: &str) -> String {
     .id
 }
 
+/// Waits for the child's output, killing it after `limit`: a run that waits
+/// for a human (an escalation) must fail this test, not hang it.
+fn finish_within(
+    mut child: std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::Output {
+    let end = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the crew run did not finish within {limit:?}:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn a_sequential_crew_on_the_embedded_model_completes_with_every_message_stored() {
     let dir = data_dir_with_model();
@@ -72,7 +94,7 @@ fn a_sequential_crew_on_the_embedded_model_completes_with_every_message_stored()
     drop(core);
 
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_ensemble"))
+    let child = Command::new(env!("CARGO_BIN_EXE_ensemble"))
         .arg("--data-dir")
         .arg(dir.path())
         .args([
@@ -87,8 +109,11 @@ fn a_sequential_crew_on_the_embedded_model_completes_with_every_message_stored()
         .env("OLLAMA_HOST", "127.0.0.1:9")
         .env("ENSEMBLE_NO_KEYRING", "1")
         .env_remove("DISPLAY")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let out = finish_within(child, std::time::Duration::from_secs(600));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),

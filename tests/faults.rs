@@ -6,7 +6,7 @@
 //! system works again (a following task completes).
 //!
 //! The provider is an in-process HTTP server speaking Ollama's documented
-//! wire format (`/api/tags`, NDJSON `/api/chat` with native tool calls);
+//! wire format (`/api/tags`, `/api/show`, NDJSON `/api/chat` with native tool calls);
 //! Ollama cannot run on these machines. For each task it first asks for the
 //! side-effecting `test_append` tool (not idempotent: every execution
 //! appends a line to a file), and answers once it sees the tool's result.
@@ -201,6 +201,14 @@ fn tags() -> Reply {
 /// final answer once the tool said "appended" (or the human said not to
 /// repeat an interrupted call); chat messages get a greeting.
 fn model(req: &Recorded, plan: &Mutex<Plan>) -> Reply {
+    if req.path == "/api/show" {
+        // What Ollama says of a model that takes tools.
+        return Reply::json(
+            200,
+            json!({"capabilities": ["completion", "tools"], "template": "{{ .Prompt }}",
+                "model_info": {"general.architecture": "test", "test.context_length": 8192}}),
+        );
+    }
     if req.path == "/api/tags" {
         return tags();
     }

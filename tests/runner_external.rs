@@ -5,7 +5,7 @@
 //! the runner's output.
 //!
 //! The model is an in-process HTTP server speaking Ollama's documented wire
-//! format (`/api/tags`, NDJSON `/api/chat`): Ollama cannot run on these
+//! format (`/api/tags`, `/api/show`, NDJSON `/api/chat`): Ollama cannot run on these
 //! machines. A task titled `slow…` is answered slowly (its stream takes about 20 s), so it is
 //! still running when it is cancelled.
 
@@ -29,6 +29,14 @@ use serde_json::json;
 const NDJSON: &str = "application/x-ndjson";
 
 fn model(req: &Recorded, _n: usize) -> Reply {
+    if req.path == "/api/show" {
+        // What Ollama says of a model that takes tools.
+        return Reply::json(
+            200,
+            json!({"capabilities": ["completion", "tools"], "template": "{{ .Prompt }}",
+                "model_info": {"general.architecture": "test", "test.context_length": 8192}}),
+        );
+    }
     if req.path == "/api/tags" {
         return Reply::json(
             200,

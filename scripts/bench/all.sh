@@ -44,10 +44,16 @@ if [ "$peers_only" = 0 ]; then
   [ "$rc" = 0 ] || echo "bench: cargo bench exited $rc (reported in docs/BENCHMARKS.md)" >&2
 fi
 
+if [ "$peers_only" = 0 ] && [ "${ENSEMBLE_BENCH_COMPETENCE:-1}" = 1 ]; then
+  rm -f "$OUT/competence.json"
+  scripts/bench/competence.sh --out "$OUT/competence.json" 2>&1 | tee "$OUT/competence.log" \
+    || echo "bench: the competence benchmark failed (see $OUT/competence.log)" >&2
+fi
+
 if [ "$peers" = 1 ]; then
   rm -f "$OUT/peers.json"  # a failed run must not report the last one's numbers
   scripts/bench/peers.sh --out "$OUT/peers.json" "${pass[@]}" 2>&1 | tee "$OUT/peers.log" \
     || echo "bench: the peer benchmark failed (see $OUT/peers.log)" >&2
 fi
 
-python3 scripts/bench/report.py --cargo-log "$OUT/cargo.log" --peers "$OUT/peers.json" --out docs/BENCHMARKS.md
+python3 scripts/bench/report.py --cargo-log "$OUT/cargo.log" --competence "$OUT/competence.json" --peers "$OUT/peers.json" --out docs/BENCHMARKS.md

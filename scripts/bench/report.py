@@ -385,14 +385,85 @@ def cargo_section(text: str) -> str:
     return "\n".join(out)
 
 
+# ------------------------------------------------------------------ competence
+
+TARGETS = {
+    "embedded": "Embedded engine (Gemma 3 270M base, Q4_K_M)",
+    "llama-server": "llama.cpp's llama-server, same GGUF (openai_compatible)",
+    "fake": "Scripted fake (knows every task)",
+}
+
+
+def competence_section(c: dict) -> str:
+    out = ["## Agent competence: small agent tasks with checkable answers\n"]
+    out.append(
+        f"Run on {c.get('date', '?')}; load average {' '.join(c.get('load_before', []))} before, "
+        f"{' '.join(c.get('load_after', []))} after. `scripts/bench/competence.sh` (benches/competence/run.py): "
+        "the tasks of `benches/competence/tasks.json` — arithmetic through `code_run`, look-ups through `sql_query` on "
+        "a fixture database, pages of a local fixture site through `web_fetch`, fetch-then-compute, remember-then-recall, "
+        "questions with no tool — each queued with `ensemble tasks add` and run by `ensemble run --until-idle` "
+        "(release build, one task at a time). A step is schema-valid unless the runtime had to send it back "
+        "(not JSON, unknown tool, arguments against the tool's schema). Prompt tokens evaluated per step leave out "
+        "what the provider's cache held from the step before.\n"
+    )
+    rows = []
+    cats = set()
+    for key, run in c.get("targets", {}).items():
+        name = TARGETS.get(key, key)
+        if "error" in run:
+            rows.append([name] + ["failed: " + run["error"][:80]] + ["–"] * 7)
+            continue
+        s = run["summary"]
+        cats |= set(s["by_category"])
+        rows.append([
+            name,
+            f"{s['correct']}/{s['tasks']} ({s['correct_pct']:.0f}%)",
+            f"{s['schema_valid_pct']:.1f}% of {s['steps']}",
+            f(s["median_s"], 1),
+            f(s["p95_s"], 1),
+            f(s["steps_per_task"], 2),
+            f(s["longest_step_s"], 1),
+            f(s["prompt_tokens_per_step"], 0),
+            f(s["evaluated_tokens_per_step"], 0),
+        ])
+    out.append(table(["Target", "Correct answers", "Schema-valid steps", "Median s/task", "p95 s/task",
+                      "Steps/task", "Longest step (s)", "Prompt tokens/step", "…evaluated/step"], rows))
+    if cats:
+        out.append("\nCorrect answers by kind of task:\n")
+        cat_rows = []
+        for key, run in c.get("targets", {}).items():
+            if "summary" in run:
+                cat_rows.append([TARGETS.get(key, key)] + [run["summary"]["by_category"].get(k, "–") for k in sorted(cats)])
+        out.append(table(["Target"] + sorted(cats), cat_rows))
+    chat = c.get("chat")
+    if chat:
+        out.append(f"\nShort factual questions through `ensemble chat` on the embedded model: "
+                   f"**{chat['hits']}/{chat['total']}** answered with the expected word.\n")
+        out.append(table(["Question", "Answer", "Hit", "s"],
+                         [[q["q"], q["answer"].replace("|", "\\|").replace("\n", " ")[:80], "yes" if q["hit"] else "no", f(q["seconds"], 1)]
+                          for q in chat["questions"]]))
+    misses = []
+    for key, run in c.get("targets", {}).items():
+        for t in run.get("tasks", []):
+            if not t["correct"]:
+                why = t["error"] or t["answer"]
+                misses.append([TARGETS.get(key, key).split(" (")[0], t["id"], t["status"], why.replace("|", "\\|").replace("\n", " ")[:100]])
+    if misses:
+        out.append("\nWhat went wrong, task by task:\n")
+        out.append(table(["Target", "Task", "Status", "Answer or error"], misses))
+    return "\n".join(out) + "\n"
+
+
 # ------------------------------------------------------------------ main
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cargo-log")
     ap.add_argument("--peers")
+    ap.add_argument("--competence")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    competence = json.loads(Path(a.competence).read_text()) if a.competence and Path(a.competence).is_file() else None
     peers = json.loads(Path(a.peers).read_text()) if a.peers and Path(a.peers).is_file() else None
     cargo = Path(a.cargo_log).read_text(errors="replace") if a.cargo_log and Path(a.cargo_log).is_file() else None
 
@@ -422,11 +493,13 @@ def main() -> None:
         "scripts/bench/all.sh --no-peers   # the cargo benches and this file, keeping the last peer run\n"
         "# what all.sh runs:\n"
         "cargo bench --workspace --bench '*' --no-fail-fast\n"
+        "scripts/bench/competence.sh --out $CARGO_TARGET_DIR/bench/competence.json   # embedded, llama-server, fake\n"
         "scripts/bench/peers.sh --out $CARGO_TARGET_DIR/bench/peers.json   # --tasks 200 --reps 3 --crew-runs 10\n"
         "python3 scripts/bench/report.py --cargo-log $CARGO_TARGET_DIR/bench/cargo.log \\\n"
-        "    --peers $CARGO_TARGET_DIR/bench/peers.json --out docs/BENCHMARKS.md\n"
+        "    --competence $CARGO_TARGET_DIR/bench/competence.json --peers $CARGO_TARGET_DIR/bench/peers.json --out docs/BENCHMARKS.md\n"
         "```\n"
     )
+    doc.append(competence_section(competence) if competence else "## Agent competence\n\nNot run yet (`make bench`; `scripts/bench/competence.sh`).\n")
     doc.append(peers_section(peers) if peers else "## Peers side by side\n\nNot run, or it failed: see `$CARGO_TARGET_DIR/bench/peers.log`.\n")
     doc.append(cargo_section(cargo) if cargo else "## Ensemble's own benchmarks (`cargo bench`)\n\nNot run yet (`make bench`).\n")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,10 @@ mod approvals;
 mod chat;
 mod crews;
 mod data;
+mod models;
 mod output;
 mod run;
+mod settings;
 mod tasks;
 mod tools;
 mod workflows;
@@ -68,6 +70,15 @@ pub enum Command {
     /// Export or import all data; reset the demo data
     #[command(subcommand)]
     Data(data::DataCmd),
+    /// List models with what they can do as agents; probe them; add or download GGUF files
+    #[command(subcommand)]
+    Models(models::ModelsCmd),
+    /// Show or change the app's settings
+    #[command(subcommand)]
+    Settings(settings::SettingsCmd),
+    /// List or add model providers
+    #[command(subcommand)]
+    Providers(settings::ProvidersCmd),
 }
 
 /// A failed command: its one-line reason and exit code.
@@ -160,6 +171,9 @@ pub fn main() -> i32 {
         Command::Workflows(c) => workflows::run(&core, &out, c),
         Command::Tools(c) => tools::run(&core, &out, c),
         Command::Data(c) => data::run(&core, &out, c),
+        Command::Models(c) => models::run(&core, &out, c),
+        Command::Settings(c) => settings::run_settings(&core, &out, c),
+        Command::Providers(c) => settings::run_providers(&core, &out, c),
     };
     match result {
         Ok(()) => 0,

@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod chat;
 pub mod crews;
 pub mod data;
+pub mod models;
 pub mod orchestrator;
 pub mod providers;
 pub mod settings;
@@ -87,6 +88,12 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         providers::providers_update,
         providers::providers_set_key,
         providers::providers_pull,
+        models::models_list,
+        models::models_probe,
+        models::model_files_list,
+        models::model_files_add,
+        models::model_files_download,
+        models::model_files_cancel,
         workflows::workflows_list,
         workflows::workflows_get,
         workflows::workflows_create,

@@ -25,6 +25,9 @@ pub struct Services {
     pub crews: Arc<CrewEngine>,
     /// The MCP servers whose tools are in `tools` (see [`Services::start`]).
     pub mcp: Option<Arc<mcp::McpHub>>,
+    /// The embedded engine (also in `hub`), for what only it does: checking
+    /// a GGUF file before it is used.
+    pub embedded: Arc<EmbeddedProvider>,
 }
 
 /// How long each MCP server has to start and list its tools.
@@ -91,7 +94,11 @@ impl Services {
     fn with_tools(core: Arc<Core>, extra: Vec<Arc<dyn Tool>>) -> Self {
         let hub = Arc::new(ProviderHub::new(core.clone()));
         let models = ensemble_core::paths::models_dir(core.data_dir());
-        hub.set_embedded(Arc::new(EmbeddedProvider::new("embedded", models)));
+        let embedded = Arc::new(
+            EmbeddedProvider::new("embedded", models)
+                .with_shared_dirs(ensemble_core::paths::shared_model_dirs()),
+        );
+        hub.set_embedded(embedded.clone());
         let chat = Arc::new(ChatEngine::new(core.clone(), hub.clone()));
         let tools = Arc::new(tool_registry(&core, extra));
         let runtime = Arc::new(AgentRuntime::new(core.clone(), hub.clone(), tools.clone()));
@@ -104,7 +111,26 @@ impl Services {
             runtime,
             crews,
             mcp: None,
+            embedded,
         }
+    }
+
+    /// Checks a GGUF file the user has (GGUF magic, an architecture
+    /// llama.cpp knows) and makes it usable: a link in the data folder's
+    /// `models/`.
+    pub async fn add_model_file(
+        &self,
+        path: &std::path::Path,
+    ) -> ensemble_core::Result<ensemble_core::model_files::ModelFile> {
+        let facts = self.embedded.inspect(path).await?;
+        tracing::info!(path = %path.display(), architecture = %facts.architecture, "adding a model file");
+        let dir = ensemble_core::paths::models_dir(self.core.data_dir());
+        let source = path.to_path_buf();
+        tokio::task::spawn_blocking(move || ensemble_core::model_files::link(&dir, &source))
+            .await
+            .map_err(|e| {
+                ensemble_core::CoreError::Internal(format!("background call failed: {e}"))
+            })?
     }
 
     /// An orchestrator over these services (the caller must hold the data

@@ -4,6 +4,7 @@
 //! runner lock. Without the lock (another process such as `ensemble run`
 //! holds it) the app is a viewer and takes over once the lock is free.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -55,6 +56,8 @@ pub struct AppState {
     quitting: AtomicBool,
     root: CancellationToken,
     runner: Mutex<Runner>,
+    /// Model downloads under way, by file name, with what cancels each.
+    downloads: Mutex<HashMap<String, CancellationToken>>,
 }
 
 fn guard<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -70,6 +73,49 @@ impl AppState {
             quitting: AtomicBool::new(false),
             root: CancellationToken::new(),
             runner: Mutex::new(Runner::Off(None)),
+            downloads: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// The embedded engine (for its models folders and file checks).
+    pub fn embedded(&self) -> &Arc<ensemble_llm_embedded::EmbeddedProvider> {
+        &self.services.embedded
+    }
+
+    /// Registers a download (one per file name at a time); its token is
+    /// also cancelled when the app quits.
+    pub fn start_download(
+        &self,
+        spec: &ensemble_core::model_files::DownloadSpec,
+    ) -> Result<(String, CancellationToken), CoreError> {
+        let name = ensemble_core::model_files::file_name_for(spec)?;
+        let mut downloads = guard(&self.downloads);
+        if downloads.contains_key(&name) {
+            return Err(CoreError::Conflict(format!(
+                "{name} is being downloaded already"
+            )));
+        }
+        let token = self.root.child_token();
+        downloads.insert(name.clone(), token.clone());
+        Ok((name, token))
+    }
+
+    pub fn end_download(&self, name: &str) {
+        guard(&self.downloads).remove(name);
+    }
+
+    /// Cancels the download of `name`; false when none runs.
+    pub fn cancel_download(&self, name: &str) -> bool {
+        match guard(&self.downloads).get(name) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
         }
     }
 

@@ -3,8 +3,10 @@
 // compiled app), unpacks it with `dpkg-deb -x` and checks what it installs —
 // /usr/bin/ensemble answering `--version` with Cargo's version and no window,
 // a valid desktop entry whose command and icon resolve inside the package,
-// every configured icon size under hicolor — then starts the unpacked binary
-// under a private Xvfb display and waits until its window has painted the UI.
+// every configured icon size under hicolor — and the model package it
+// recommends (scripts/model-deb.sh), unpacked beside it: the chat answers
+// offline from the packaged model. Then it starts the unpacked binary under a
+// private Xvfb display and waits until its window has painted the UI.
 // Run by `make bundle-test` (part of `make test`).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -24,6 +26,7 @@ const DEB_DIR = join(TARGET, "debug", "bundle", "deb");
 let work; // temp folder: the unpacked package and the app's data
 let pkg; // the unpacked package's root
 let deb; // path of the .deb
+let modelDeb; // path of the model package
 let version; // the app package's version in Cargo.toml
 
 function run(cmd, args, opts = {}) {
@@ -78,10 +81,17 @@ before(() => {
   const debs = readdirSync(DEB_DIR).filter((f) => f.endsWith(".deb"));
   assert.equal(debs.length, 1, `one .deb in ${DEB_DIR}: ${debs}`);
   deb = join(DEB_DIR, debs[0]);
+  // The model package, built once from the cached model (scripts/model-deb.sh).
+  const m = run(join(ROOT, "scripts", "model-deb.sh"), [join(TARGET, "bundle-model")], { timeout: 10 * 60 * 1000 });
+  assert.equal(m.status, 0, `model-deb.sh failed:\n${m.stdout}${m.stderr}`);
+  modelDeb = m.stdout.trim().split("\n").pop();
   work = mkdtempSync(join(tmpdir(), "ensemble-deb-"));
   pkg = join(work, "root");
-  const x = run("dpkg-deb", ["-x", deb, pkg]);
-  assert.equal(x.status, 0, x.stderr);
+  // Both packages into one root, as apt installs them side by side.
+  for (const file of [deb, modelDeb]) {
+    const x = run("dpkg-deb", ["-x", file, pkg]);
+    assert.equal(x.status, 0, x.stderr);
+  }
 });
 
 after(() => {
@@ -97,6 +107,30 @@ test("the package is named ensemble, has Cargo's version and needs WebKitGTK and
     assert.ok(depends.includes(need), `Depends lists ${need}: ${depends}`);
   }
   assert.equal(new Set(depends).size, depends.length, `no dependency twice: ${depends}`);
+});
+
+test("the app recommends the model package, which carries the verified default model", () => {
+  const field = (file, name) => run("dpkg-deb", ["-f", file, name]).stdout.trim();
+  assert.equal(field(deb, "Recommends"), "ensemble-model-gemma3-270m");
+  assert.equal(field(modelDeb, "Package"), "ensemble-model-gemma3-270m");
+  assert.equal(field(modelDeb, "Architecture"), "all");
+  const models = join(pkg, "usr", "share", "ensemble", "models");
+  const sums = readFileSync(join(models, "SHA256SUMS"), "utf8").trim().split(/\s+/);
+  assert.equal(sums[1], "gemma-3-270m-q4_k_m.gguf");
+  const sha = run("sha256sum", [join(models, sums[1])]).stdout.split(" ")[0];
+  assert.equal(sha, sums[0], "the packaged model is the verified one");
+});
+
+test("installed, it answers a chat offline with the packaged model", () => {
+  const bin = join(pkg, "usr", "bin", "ensemble");
+  const dataDir = join(work, "offline");
+  const env = { ...process.env, ENSEMBLE_DATA_DIR: dataDir, OLLAMA_HOST: "http://127.0.0.1:9" };
+  delete env.DISPLAY;
+  delete env.WAYLAND_DISPLAY;
+  const r = run(bin, ["chat", "Which planet do we live on? Answer in one word."], { env, timeout: 180000 });
+  assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
+  assert.match(r.stdout, /earth/i, `answer: ${r.stdout}`);
+  assert.ok(!existsSync(join(dataDir, "models", "gemma-3-270m-q4_k_m.gguf")), "the model came from the package, not the data folder");
 });
 
 test("/usr/bin/ensemble --version prints Cargo's version and exits without a window or data folder", () => {

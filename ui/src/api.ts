@@ -21,6 +21,11 @@ import type { DemoSummary } from "./bindings/DemoSummary";
 import type { ExportSummary } from "./bindings/ExportSummary";
 import type { ImportSummary } from "./bindings/ImportSummary";
 import type { Message } from "./bindings/Message";
+import type { DownloadProgress } from "./bindings/DownloadProgress";
+import type { DownloadSpec } from "./bindings/DownloadSpec";
+import type { ModelFile } from "./bindings/ModelFile";
+import type { ModelProfile } from "./bindings/ModelProfile";
+import type { ModelsOverview } from "./bindings/ModelsOverview";
 import type { MessageFilter } from "./bindings/MessageFilter";
 import type { NewTask } from "./bindings/NewTask";
 import type { Page } from "./bindings/Page";
@@ -182,6 +187,32 @@ export const api = {
       const channel = new Channel<PullProgress>();
       channel.onmessage = onProgress;
       return call<null>("providers_pull", { name, model, onProgress: channel });
+    },
+  },
+
+  /** Every provider's models with their verdict as agents, and the probe that measures it. */
+  models: {
+    list: () => call<ModelsOverview>("models_list"),
+    probe: (provider: string, model: string) => call<ModelProfile>("models_probe", { provider, model }),
+    /** The GGUF files the embedded engine can use. */
+    files: () => call<ModelFile[]>("model_files_list"),
+    /** Adds a GGUF file the user has (checked by the engine first). */
+    addFile: (path: string) => call<ModelFile>("model_files_add", { path }),
+    /** Downloads a GGUF file with progress; resolves when it is verified and in place. */
+    download: (spec: DownloadSpec, onProgress: (p: DownloadProgress) => void) => {
+      const channel = new Channel<DownloadProgress>();
+      channel.onmessage = onProgress;
+      return call<ModelFile>("model_files_download", { spec, onProgress: channel });
+    },
+    cancelDownload: (fileName: string) => call<boolean>("model_files_cancel", { fileName }),
+    /** The system's open dialog, for a .gguf file. */
+    pickFile: async (): Promise<string | null> => {
+      try {
+        const p = await openDialog({ multiple: false, directory: false, filters: [{ name: "GGUF model", extensions: ["gguf"] }] });
+        return typeof p === "string" ? p : null;
+      } catch (e) {
+        throw toApiError(e);
+      }
     },
   },
 

@@ -4,15 +4,19 @@ import userEvent from "@testing-library/user-event";
 import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Channel } from "@tauri-apps/api/core";
 import { SettingsView } from "../views/Settings";
+import type { ModelsOverview } from "../bindings/ModelsOverview";
+import type { ModelProfile } from "../bindings/ModelProfile";
 import type { ProvidersOverview } from "../bindings/ProvidersOverview";
 import type { PullProgress } from "../bindings/PullProgress";
+import type { DownloadProgress } from "../bindings/DownloadProgress";
 import type { Settings } from "../bindings/Settings";
 import type { SettingsPatch } from "../bindings/SettingsPatch";
 import { hostError, isAbsolutePath, sqlDatabaseErrors, wholeNumberError } from "../views/SettingsForms";
-import { at } from "./clock";
+import { at, DAY } from "./clock";
 
 const T = at();
 const closed = { state: "closed" as const, consecutive_failures: 0, retry_in_secs: null };
+const NO_MODELS: ModelsOverview = { models: [], unreachable: [] };
 
 function overview(reachable: boolean): ProvidersOverview {
   return {
@@ -67,6 +71,10 @@ describe("Settings: providers", () => {
           return overview(true).providers[0];
         case "settings_get":
           return settings;
+        case "models_list":
+          return NO_MODELS;
+        case "model_files_list":
+          return [];
         case "mcp_statuses":
           return [];
         case "app_info":
@@ -105,6 +113,10 @@ describe("Settings: providers", () => {
           return overview(true).providers[0];
         case "settings_get":
           return settings;
+        case "models_list":
+          return NO_MODELS;
+        case "model_files_list":
+          return [];
         case "mcp_statuses":
           return [];
         case "app_info":
@@ -126,6 +138,187 @@ describe("Settings: providers", () => {
   });
 });
 
+describe("Settings: models", () => {
+  const probed = (over: Partial<ModelProfile> = {}): ModelProfile => ({
+    provider: "embedded",
+    model: "gemma-3-270m-q4_k_m.gguf",
+    tools: "json_steps",
+    verdict: "tools: JSON steps",
+    reason: "this provider has no native tool calls; steps are schema-constrained JSON",
+    source: "probe",
+    native_cases_passed: null,
+    native_cases_total: null,
+    json_schema: true,
+    streaming: true,
+    context_length: 32768,
+    prompt_tokens_per_sec: 180.2,
+    generation_tokens_per_sec: 41.3,
+    cases: [
+      { name: "JSON schema", passed: true, detail: '{"city":"Lisbon","temperature_c":21}', ms: 900 },
+      { name: "streamed answer", passed: true, detail: "12 pieces, 47 tokens", ms: 1300 },
+    ],
+    app_version: "0.1.0",
+    probed_at: at(),
+    ...over,
+  });
+
+  it("shows each model's verdict, probes one on demand and shows its cases", async () => {
+    const probes: unknown[] = [];
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "providers_overview":
+          return overview(true);
+        case "models_list":
+          return {
+            models: [
+              { provider: "ollama", provider_kind: "ollama", model: { name: "llama3.2:latest", size_bytes: 1, details: null },
+                profile: probed({ provider: "ollama", model: "llama3.2:latest", tools: "native", verdict: "tools: native", reason: "",
+                  native_cases_passed: 3, native_cases_total: 3, probed_at: at(-2 * DAY) }) },
+              { provider: "ollama", provider_kind: "ollama", model: { name: "tinyllama", size_bytes: 1, details: null },
+                profile: probed({ provider: "ollama", model: "tinyllama", tools: "unusable",
+                  verdict: "not usable for agents: native tool calls: 0 of 3 well-formed, and its JSON did not follow the schema",
+                  reason: "native tool calls: 0 of 3 well-formed, and its JSON did not follow the schema", json_schema: false }) },
+              { provider: "embedded", provider_kind: "embedded", model: { name: "gemma-3-270m-q4_k_m.gguf", size_bytes: 253115392, details: null },
+                profile: null },
+            ],
+            unreachable: [["lmstudio", { code: "PROVIDER_UNREACHABLE", message: "connection refused" }]],
+          };
+        case "models_probe":
+          probes.push(args);
+          return probed();
+        case "model_files_list":
+          return [];
+        case "settings_get":
+          return settings;
+        case "mcp_statuses":
+          return [];
+        case "app_info":
+          return { version: "0.1.0", data_dir: "/tmp/x", database: "/tmp/x/ensemble.db", schema_version: 1 };
+      }
+      return null;
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    const table = await screen.findByRole("table", { name: "Models" });
+    const row = (id: string) => table.querySelector(`[data-model='${id}']`) as HTMLElement;
+    expect(within(row("ollama/llama3.2:latest")).getByText("tools: native")).toBeTruthy();
+    expect(within(row("ollama/llama3.2:latest")).getByText(/tool calls 3\/3/)).toBeTruthy();
+    expect(within(row("ollama/llama3.2:latest")).getByText(/probed 2 d ago/)).toBeTruthy();
+    expect(within(row("ollama/tinyllama")).getByText(/^not usable for agents: native tool calls: 0 of 3/)).toBeTruthy();
+    expect(screen.getByText(/lmstudio: not reachable — connection refused/)).toBeTruthy();
+    const gemma = row("embedded/gemma-3-270m-q4_k_m.gguf");
+    expect(within(gemma).getByText("not probed")).toBeTruthy();
+
+    await user.click(within(gemma).getByRole("button", { name: "Probe gemma-3-270m-q4_k_m.gguf" }));
+    await waitFor(() => expect(within(gemma).getByText("tools: JSON steps")).toBeTruthy());
+    expect(probes).toEqual([{ provider: "embedded", model: "gemma-3-270m-q4_k_m.gguf" }]);
+    expect(within(gemma).getByText(/41.3 tok\/s/)).toBeTruthy();
+    const cases = await screen.findByRole("list", { name: "Probe cases of gemma-3-270m-q4_k_m.gguf" });
+    expect(within(cases).getByText("JSON schema")).toBeTruthy();
+    expect(within(cases).getAllByText("pass")).toHaveLength(2);
+  });
+
+  it("says why a probe could not run", async () => {
+    mockIPC((cmd) => {
+      switch (cmd) {
+        case "providers_overview":
+          return overview(true);
+        case "models_list":
+          return { models: [{ provider: "ollama", provider_kind: "ollama", model: { name: "llama3.2:latest", size_bytes: 1, details: null }, profile: null }], unreachable: [] };
+        case "models_probe":
+          throw { code: "PROVIDER_UNREACHABLE", message: "cannot reach the provider at http://127.0.0.1:11434: Connection refused" };
+        case "model_files_list":
+          return [];
+        case "settings_get":
+          return settings;
+        case "mcp_statuses":
+          return [];
+        case "app_info":
+          return { version: "0.1.0", data_dir: "/tmp/x", database: "/tmp/x/ensemble.db", schema_version: 1 };
+      }
+      return null;
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    await user.click(await screen.findByRole("button", { name: "Probe llama3.2:latest" }));
+    expect((await screen.findByRole("alert")).textContent).toContain("Connection refused");
+    expect(screen.getByRole("button", { name: "Probe llama3.2:latest" })).toBeTruthy();
+  });
+});
+
+describe("Settings: model files", () => {
+  const gemma = { name: "gemma-3-270m-q4_k_m.gguf", path: "/usr/share/ensemble/models/gemma-3-270m-q4_k_m.gguf", size_bytes: 253115392, shared: true, linked: false };
+
+  it("downloads a model with a progress bar, can cancel one, and lists what it has", async () => {
+    let channel: Channel<DownloadProgress> | undefined;
+    let finish: ((ok: boolean) => void) | undefined;
+    const cancels: unknown[] = [];
+    let files = [gemma];
+    mockIPC((cmd, args) => {
+      const a = args as Record<string, unknown>;
+      switch (cmd) {
+        case "providers_overview":
+          return overview(true);
+        case "models_list":
+          return NO_MODELS;
+        case "model_files_list":
+          return files;
+        case "model_files_download":
+          expect(a.spec).toEqual({ url: "http://127.0.0.1:8000/tiny.gguf", sha256: "ab".repeat(32) });
+          channel = a.onProgress as Channel<DownloadProgress>;
+          return new Promise((resolve, reject) => {
+            finish = (ok) => {
+              if (ok) {
+                const f = { name: "tiny.gguf", path: "/data/models/tiny.gguf", size_bytes: 4_000_000, shared: false, linked: false };
+                files = [gemma, f];
+                resolve(f);
+              } else reject({ code: "CANCELLED", message: "generation was cancelled" });
+            };
+          });
+        case "model_files_cancel":
+          cancels.push(a);
+          finish!(false);
+          return true;
+        case "settings_get":
+          return settings;
+        case "mcp_statuses":
+          return [];
+        case "app_info":
+          return { version: "0.1.0", data_dir: "/tmp/x", database: "/tmp/x/ensemble.db", schema_version: 1 };
+      }
+      return null;
+    });
+    const user = userEvent.setup();
+    render(<SettingsView />);
+    const list = await screen.findByRole("list", { name: "Model files" });
+    expect(within(list).getByText("gemma-3-270m-q4_k_m.gguf")).toBeTruthy();
+    expect(within(list).getByText("installed with the app")).toBeTruthy();
+
+    await user.type(screen.getByRole("textbox", { name: "Model URL" }), "http://127.0.0.1:8000/tiny.gguf");
+    await user.type(screen.getByRole("textbox", { name: "Model sha256" }), "ab".repeat(32));
+    await user.click(screen.getByRole("button", { name: "Download" }));
+    await waitFor(() => expect(channel).toBeDefined());
+    act(() => channel!.onmessage({ file_name: "tiny.gguf", downloaded: 1_000_000, total: 4_000_000, resumed_from: 500_000, phase: "downloading" }));
+    const bar = (await screen.findByRole("progressbar", { name: "Model download progress" })) as HTMLProgressElement;
+    expect(bar.value).toBe(25);
+    expect(screen.getByText(/downloading · 1 MB of 4 MB · 25% · resumed at 500 kB/)).toBeTruthy();
+
+    // Cancelling says so and keeps the form.
+    await user.click(screen.getByRole("button", { name: "Cancel download" }));
+    expect(cancels).toEqual([{ fileName: "tiny.gguf" }]);
+    expect((await screen.findByRole("alert")).textContent).toContain("cancelled");
+    await waitFor(() => expect(screen.queryByRole("progressbar", { name: "Model download progress" })).toBeNull());
+
+    // Again, to the end: the new file is listed.
+    channel = undefined;
+    await user.click(screen.getByRole("button", { name: "Download" }));
+    await waitFor(() => expect(channel).toBeDefined());
+    await act(async () => finish!(true));
+    expect((await screen.findByRole("status")).textContent).toContain("tiny.gguf downloaded (4 MB)");
+    await waitFor(() => expect(within(screen.getByRole("list", { name: "Model files" })).getByText("tiny.gguf")).toBeTruthy());
+  });
+});
+
 describe("Settings: MCP servers", () => {
   const server = (name: string, command: string, enabled = true) => ({ name, command, args: ["serve.py"], env: {}, enabled });
 
@@ -133,6 +326,10 @@ describe("Settings: MCP servers", () => {
     const updates: unknown[] = [];
     mockIPC((cmd, args) => {
       switch (cmd) {
+        case "models_list":
+          return NO_MODELS;
+        case "model_files_list":
+          return [];
         case "mcp_statuses":
           return [
             { server: "calc", state: "running", tools: ["calc__add", "calc__env"], restarts: 1, last_error: null },
@@ -182,6 +379,10 @@ describe("Settings: MCP servers", () => {
     const updates: unknown[] = [];
     mockIPC((cmd, args) => {
       switch (cmd) {
+        case "models_list":
+          return NO_MODELS;
+        case "model_files_list":
+          return [];
         case "mcp_statuses":
           return [];
         case "settings_get":
@@ -223,6 +424,10 @@ function mockSettings(stored: Settings, handle: (cmd: string, args: Record<strin
         return stored;
       case "providers_overview":
         return overview(true);
+      case "models_list":
+        return NO_MODELS;
+      case "model_files_list":
+        return [];
       case "mcp_statuses":
         return [];
       case "app_info":

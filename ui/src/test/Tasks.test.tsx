@@ -56,6 +56,7 @@ function trace(): RunTrace {
         final_answer: null,
         tokens_in: 150,
         tokens_out: 30,
+        tokens_cached: 0,
         duration_ms: 2300,
         created_at: T,
         updated_at: T,
@@ -71,6 +72,7 @@ function trace(): RunTrace {
         final_answer: "Q3 sales: 1200",
         tokens_in: 160,
         tokens_out: 12,
+        tokens_cached: 140,
         duration_ms: 850,
         created_at: T,
         updated_at: T,
@@ -244,6 +246,8 @@ describe("Tasks view", () => {
     expect(steps[0].textContent).toContain('"query": "SELECT sum(total) FROM q3"');
     expect(steps[0].textContent).toContain("sum(total) = 1200");
     expect(steps[0].textContent).toContain("150 in / 30 out tokens · 2.3 s");
+    // The second step shares the first one's prompt: most of it came from the cache.
+    expect(steps[1].textContent).toContain("160 in (140 from cache) / 12 out tokens");
     expect(steps[1].textContent).toContain("Q3 sales: 1200");
     expect(within(steps[1]).getByText("final")).toBeTruthy();
     expect(newest.textContent).toContain("The numbers live in the sales database");

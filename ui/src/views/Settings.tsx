@@ -10,6 +10,7 @@ import { useQuery } from "../hooks";
 import { Badge, Empty, ErrorText, Field, PageHeader, QueryView } from "../components/ui";
 import { RunnerStatus } from "../components/RunnerStatus";
 import { DataPanel, ToolSettings, WorkSettings } from "./SettingsForms";
+import { ModelsPanel } from "./SettingsModels";
 
 export function SettingsView() {
   const info = useQuery(() => api.appInfo(), []);
@@ -18,6 +19,7 @@ export function SettingsView() {
     <section>
       <PageHeader title="Settings" subtitle="Providers, limits, what tools may reach, and your data: where it lives, export and import." />
       <Providers settings={settings.data} />
+      <ModelsPanel />
       <McpServers settings={settings.data} />
       <div className="panels">
         <div className="panel">

@@ -228,7 +228,7 @@ function RunView(props: { trace: RunTrace; open: boolean; agentName: (id: string
               <strong>Step {s.idx + 1}</strong>
               {s.is_final && <Badge tone="good">final</Badge>}
               <span className="muted small">
-                {s.tokens_in} in / {s.tokens_out} out tokens · {duration(s.duration_ms)}
+                {s.tokens_in} in{s.tokens_cached > 0 ? ` (${s.tokens_cached} from cache)` : ""} / {s.tokens_out} out tokens · {duration(s.duration_ms)}
               </span>
             </div>
             {s.thought && (

@@ -68,6 +68,7 @@ impl Provider for InstantModel {
             Ok(StreamEvent::Usage(Usage {
                 input_tokens: 120,
                 output_tokens: 6,
+                ..Default::default()
             })),
             Ok(StreamEvent::Finish(FinishReason::Stop)),
         ];

@@ -147,9 +147,16 @@ async fn serve(sock: TcpStream, chats: Arc<AtomicU64>) -> std::io::Result<()> {
             out.push_str("0\r\n\r\n");
             write.write_all(out.as_bytes()).await?;
         } else {
-            let json = serde_json::json!({"models": [{"name": MODEL, "model": MODEL,
-                "modified_at": "2026-11-21T10:00:00Z", "size": 1, "digest": "0"}]})
-            .to_string();
+            let json = if path.starts_with("/api/show") {
+                // A model that takes tools, as Ollama describes it.
+                serde_json::json!({"capabilities": ["completion", "tools"],
+                    "model_info": {"general.architecture": "soak", "soak.context_length": 8192}})
+                .to_string()
+            } else {
+                serde_json::json!({"models": [{"name": MODEL, "model": MODEL,
+                    "modified_at": "2026-11-21T10:00:00Z", "size": 1, "digest": "0"}]})
+                .to_string()
+            };
             let out = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
                 json.len()

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod memory;
 pub mod messages;
+pub mod model_files;
 pub mod orchestrator;
 pub mod paths;
 pub mod portable_data;

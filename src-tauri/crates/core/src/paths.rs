@@ -30,3 +30,22 @@ pub fn db_path(data_dir: &Path) -> PathBuf {
 pub fn models_dir(data_dir: &Path) -> PathBuf {
     data_dir.join(MODELS_DIR)
 }
+
+/// Folders that installed packages put models in, read only: next to the
+/// program (`<prefix>/bin/ensemble` → `<prefix>/share/ensemble/models`, so
+/// the model package works wherever the app package is unpacked), then
+/// `/usr/share/ensemble/models`.
+pub fn shared_model_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(prefix) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+    {
+        dirs.push(prefix.join("share/ensemble/models"));
+    }
+    let system = PathBuf::from("/usr/share/ensemble/models");
+    if !dirs.contains(&system) {
+        dirs.push(system);
+    }
+    dirs
+}

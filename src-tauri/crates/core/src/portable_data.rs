@@ -99,9 +99,10 @@ const TABLES: &[TableSpec] = &[
     t("settings", Some(Entity::Settings), Key::Primary),
 ];
 
-/// Tables that are not user data: derived (recomputed after an import) or
-/// about the database itself.
-pub const NOT_EXPORTED: &[&str] = &["task_counts", "schema_migrations"];
+/// Tables that are not user data: derived (recomputed after an import),
+/// about the database itself, or model profiles (measurements of this
+/// machine's providers, probed again where the data goes).
+pub const NOT_EXPORTED: &[&str] = &["task_counts", "schema_migrations", "model_profiles"];
 
 /// The names of the exported tables, in import order.
 pub fn exported_tables() -> Vec<&'static str> {

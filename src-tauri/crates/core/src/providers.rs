@@ -9,6 +9,8 @@ pub mod http;
 pub mod hub;
 pub mod ollama;
 pub mod openai;
+pub mod probe;
+pub mod profile;
 pub mod resilience;
 pub mod scripted;
 pub mod types;
@@ -301,6 +303,10 @@ impl Core {
                     cost_table = ?6, enabled = ?7, updated_at = ?8 WHERE id = ?1",
                 params![cur.id, url, key_ref, model, max, to_json(&costs)?, input.enabled.unwrap_or(cur.enabled), time::now_sql()],
             )?;
+            if url != cur.base_url {
+                // Another server: what was measured on the old one says nothing.
+                tx.execute("DELETE FROM model_profiles WHERE provider = ?1", [&cur.name])?;
+            }
             tx.changed(Entity::Provider, ChangeOp::Updated, &cur.id);
             load_provider(tx, &cur.id)
         })
@@ -321,6 +327,10 @@ impl Core {
                 )));
             }
             tx.execute("DELETE FROM provider_configs WHERE id = ?1", [&cur.id])?;
+            tx.execute(
+                "DELETE FROM model_profiles WHERE provider = ?1",
+                [&cur.name],
+            )?;
             tx.changed(Entity::Provider, ChangeOp::Deleted, &cur.id);
             Ok(())
         })

@@ -97,6 +97,9 @@ pub struct RunStep {
     pub tokens_in: u64,
     #[ts(type = "number")]
     pub tokens_out: u64,
+    /// Of `tokens_in`, those the provider's cache held from the step before.
+    #[ts(type = "number")]
+    pub tokens_cached: u64,
     #[ts(type = "number")]
     pub duration_ms: u64,
     pub created_at: Timestamp,
@@ -182,6 +185,7 @@ fn step_from_row(r: &rusqlite::Row<'_>) -> Result<RunStep> {
         final_answer: c.get("final_answer")?,
         tokens_in: c.u64("tokens_in")?,
         tokens_out: c.u64("tokens_out")?,
+        tokens_cached: c.u64("tokens_cached")?,
         duration_ms: c.u64("duration_ms")?,
         created_at: c.ts("created_at")?,
         updated_at: c.ts("updated_at")?,
@@ -296,6 +300,7 @@ pub struct NewStep {
     pub final_answer: Option<String>,
     pub tokens_in: u64,
     pub tokens_out: u64,
+    pub tokens_cached: u64,
     pub duration_ms: u64,
 }
 
@@ -309,12 +314,13 @@ pub fn insert_step(tx: &mut Tx<'_>, run_id: &str, step: &NewStep) -> Result<RunS
     let now = time::now_sql();
     let clip = |s: &str| -> String { s.chars().take(crate::validate::MAX_TEXT).collect() };
     tx.execute(
-        "INSERT INTO run_steps (id, run_id, idx, thought, action, observation, is_final, final_answer, tokens_in, tokens_out, duration_ms, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+        "INSERT INTO run_steps (id, run_id, idx, thought, action, observation, is_final, final_answer, tokens_in, tokens_out, tokens_cached, duration_ms, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
         params![
             id, run_id, idx, clip(&step.thought), step.action.as_ref().map(to_json).transpose()?,
             step.observation.as_deref().map(clip), step.is_final, step.final_answer.as_deref().map(clip),
-            step.tokens_in as i64, step.tokens_out as i64, step.duration_ms as i64, now
+            step.tokens_in as i64, step.tokens_out as i64, step.tokens_cached.min(step.tokens_in) as i64,
+            step.duration_ms as i64, now
         ],
     )?;
     tx.execute(

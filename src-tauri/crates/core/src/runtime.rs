@@ -21,7 +21,10 @@ use crate::agents::{Agent, Autonomy};
 use crate::approvals::{ApprovalKind, NewApproval};
 use crate::error::{CoreError, Result};
 use crate::providers::hub::{ProviderHub, Resolved};
-use crate::providers::{collect, ChatRequest, ProviderError, ProviderKind, Usage};
+use crate::providers::profile::{ModelProfile, ProfileSource, ToolsMode};
+use crate::providers::{
+    collect, ChatRequest, FinishReason, ModelFacts, ProviderError, ProviderKind, Usage,
+};
 use crate::runs::{self, DecisionKind, NewStep, Run, RunStep};
 use crate::tasks::{Task, TaskStatus};
 use crate::tools::{ToolDef, ToolRegistry};
@@ -65,6 +68,40 @@ pub trait Executor: Send + Sync {
 
 /// Most consecutive invalid steps before the run gives up.
 const MAX_REPAIRS: u32 = 3;
+/// Tokens a native-tool step may use: a tool call, or a full final answer.
+const NATIVE_STEP_TOKENS: u32 = 1024;
+/// The cap of a plain-text answer of a JSON-step model without tools.
+const DIRECT_ANSWER_TOKENS: u32 = 512;
+/// Where a step's answer ends if the model goes on to write the next turn
+/// itself (small models without an end-of-turn token do).
+const STEP_STOPS: &[&str] = &["\nUser:", "\nObservation from"];
+/// How long the first task on a model waits for the provider to say whether
+/// the model takes tools.
+const FACTS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How much warmer the retry of a step that looped is sampled.
+const REROLL_WARMER: f32 = 0.4;
+
+/// A seed for a retry, different from the default one.
+fn reroll_seed() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(7);
+    nanos | 1
+}
+
+fn facts_context(
+    facts: &std::result::Result<
+        std::result::Result<ModelFacts, ProviderError>,
+        tokio::time::error::Elapsed,
+    >,
+) -> Option<u64> {
+    match facts {
+        Ok(Ok(f)) => f.context_length,
+        _ => None,
+    }
+}
 
 pub struct AgentRuntime {
     core: Arc<Core>,
@@ -94,23 +131,32 @@ pub(crate) struct Ctx {
     pub steps: Vec<RunStep>,
     pub cancel: CancellationToken,
     pub repairs: u32,
+    /// Set when this step's last generation looped: the retry's seed.
+    pub reroll: Option<u32>,
 }
 
 /// Tools the task requires by name (a required capability that is one of the
-/// agent's tools) that this run has not used yet. Until they are used, a
-/// structured step may not be `finish`: small models otherwise answer from
-/// thin air instead of running the tool the task asks for.
+/// agent's tools) that this run has not used yet, in the order the task
+/// mentions them ("fetch … with web_fetch, then … with code_run"). Until they
+/// are used, a structured step may not be `finish`, and it must be the next
+/// one of them: small models otherwise answer from thin air instead of
+/// running the tool the task asks for, or run the steps out of order.
 fn tools_still_required(ctx: &Ctx) -> Vec<ToolDef> {
-    ctx.tools
+    let t = &ctx.job.task;
+    let text = format!("{} {}", t.title, t.objective);
+    let mut left: Vec<ToolDef> = ctx
+        .tools
         .iter()
-        .filter(|t| ctx.job.task.required_capabilities.contains(&t.name))
-        .filter(|t| {
+        .filter(|tool| t.required_capabilities.contains(&tool.name))
+        .filter(|tool| {
             !ctx.steps
                 .iter()
-                .any(|s| s.action.as_ref().is_some_and(|a| a.tool == t.name))
+                .any(|s| s.action.as_ref().is_some_and(|a| a.tool == tool.name))
         })
         .cloned()
-        .collect()
+        .collect();
+    left.sort_by_key(|tool| text.find(&tool.name).unwrap_or(usize::MAX));
+    left
 }
 
 /// True when the last step made exactly the same call as an earlier one: a
@@ -128,6 +174,20 @@ fn repeats_itself(steps: &[RunStep]) -> bool {
             .as_ref()
             .is_some_and(|a| a.tool == action.tool && a.arguments == action.arguments)
     })
+}
+
+/// `sql_query`'s `database` may only be a registered name: the step's
+/// grammar (or the provider's tool schema) then keeps a small model from
+/// writing a name from the example or the task's wording that does not exist.
+fn name_the_databases(tools: &mut [ToolDef], databases: &[String]) {
+    if databases.is_empty() {
+        return;
+    }
+    for t in tools.iter_mut().filter(|t| t.name == "sql_query") {
+        if let Some(db) = t.parameters.pointer_mut("/properties/database") {
+            db["enum"] = serde_json::json!(databases);
+        }
+    }
 }
 
 fn fail(error: impl Into<String>) -> Outcome {
@@ -181,15 +241,16 @@ impl AgentRuntime {
             .hub
             .resolve(job.agent.provider.as_deref(), job.agent.model.as_deref())
             .await?;
-        let tools = self.tools.allowed(&job.agent.allowed_tools);
-        let json_steps = !resolved.provider.supports_tools();
+        let mut tools = self.tools.allowed(&job.agent.allowed_tools);
+        let json_steps =
+            !resolved.provider.supports_tools() || self.json_steps_for(&resolved).await;
         let (task_id, crew_id, run_id) = (
             job.task.id.clone(),
             job.task.crew_id.clone(),
             job.run.id.clone(),
         );
         let (provider, model) = (resolved.provider_name.clone(), resolved.model.clone());
-        let (memory, dependencies, steps) = db(&self.core, move |c| {
+        let (memory, dependencies, steps, databases) = db(&self.core, move |c| {
             c.write(|tx| runs::set_run_model(tx, &run_id, &provider, &model))?;
             let memory = c
                 .team_memory(crew_id.as_deref(), 30)?
@@ -203,9 +264,16 @@ impl AgentRuntime {
                 deps.push((t.title, t.output.unwrap_or_default()));
             }
             let steps = c.read(|conn| runs::run_steps(conn, &run_id))?;
-            Ok((memory, deps, steps))
+            let databases: Vec<String> = c
+                .settings()?
+                .sql_databases
+                .into_iter()
+                .map(|d| d.name)
+                .collect();
+            Ok((memory, deps, steps, databases))
         })
         .await?;
+        name_the_databases(&mut tools, &databases);
         Ok(Ctx {
             job,
             resolved,
@@ -216,7 +284,75 @@ impl AgentRuntime {
             steps,
             cancel,
             repairs: 0,
+            reroll: None,
         })
+    }
+
+    /// Whether steps on this model go through JSON instead of native tool
+    /// calls: its stored profile says so; or, for a model met for the first
+    /// time, the provider says it has no tool support (Ollama's
+    /// `capabilities`, asked within a second or two), which is stored. A model
+    /// the provider says nothing about starts with native tools (a refusal or
+    /// a call written as text is handled during the run) and is probed in the
+    /// background, so the first task does not wait for the probe; a provider
+    /// that does not answer is not probed.
+    async fn json_steps_for(&self, resolved: &Resolved) -> bool {
+        let (provider, model) = (resolved.provider_name.clone(), resolved.model.clone());
+        let stored = db(&self.core, move |c| c.model_profile(&provider, &model)).await;
+        match stored {
+            Ok(Some(p)) => return p.json_steps(),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the model profile; using native tools");
+                return false;
+            }
+        }
+        let facts = tokio::time::timeout(
+            FACTS_TIMEOUT,
+            resolved.provider.model_facts(&resolved.model),
+        )
+        .await;
+        match facts {
+            Ok(Ok(ModelFacts {
+                tools: Some(native),
+                ..
+            })) => {
+                let (mode, reason) = if native {
+                    (ToolsMode::Native, String::new())
+                } else {
+                    (
+                        ToolsMode::JsonSteps,
+                        "the provider does not list tool support for this model".to_string(),
+                    )
+                };
+                let mut profile = ModelProfile::learned(
+                    &resolved.provider_name,
+                    &resolved.model,
+                    mode,
+                    reason,
+                    ProfileSource::Capabilities,
+                );
+                profile.context_length = facts_context(&facts);
+                if let Err(e) = db(&self.core, move |c| c.save_model_profile(&profile)).await {
+                    tracing::warn!(error = %e, "cannot store the model profile");
+                }
+                !native
+            }
+            // The provider answered but did not say (an OpenAI-compatible
+            // server, an older Ollama): probe it while the task goes on.
+            Ok(Ok(_)) => {
+                if matches!(
+                    resolved.provider.kind(),
+                    ProviderKind::Ollama | ProviderKind::OpenAiCompatible
+                ) {
+                    self.hub
+                        .probe_in_background(&resolved.provider_name, &resolved.model);
+                }
+                false
+            }
+            // It did not answer: nothing to learn now (the step will say why).
+            _ => false,
+        }
     }
 
     /// Records a step (and optionally a decision) and keeps it in the context.
@@ -320,13 +456,20 @@ impl AgentRuntime {
                 return fail(reason);
             }
             let started = Instant::now();
+            // A JSON-step model with no tool to call answers in plain text:
+            // the step format leaves it nothing to choose but the answer, and
+            // on a small base model the JSON wrapper cost the answer itself
+            // (the 270M model answered "haiku" to "Write a haiku", "Yes" to
+            // "name a bakery"), while the plain answer gets the engine's
+            // few-shot frame.
+            let direct = ctx.json_steps && ctx.tools.is_empty();
             let request = ChatRequest {
                 model: ctx.resolved.model.clone(),
                 messages: prompt::messages(&prompt::PromptInput {
                     agent: &ctx.job.agent,
                     task: &ctx.job.task,
                     tools: &ctx.tools,
-                    json_steps: ctx.json_steps,
+                    json_steps: ctx.json_steps && !direct,
                     memory: &ctx.memory,
                     dependencies: &ctx.dependencies,
                     steps: &ctx.steps,
@@ -336,41 +479,112 @@ impl AgentRuntime {
                 } else {
                     ctx.tools.iter().map(ToolDef::spec).collect()
                 },
-                json_schema: ctx.json_steps.then(|| {
+                json_schema: (ctx.json_steps && !direct).then(|| {
                     let required = tools_still_required(&ctx);
                     if repeats_itself(&ctx.steps) {
                         step::schema(&[])
                     } else if required.is_empty() {
                         step::schema(&ctx.tools)
                     } else {
-                        step::schema_without_finish(&required)
+                        step::schema_without_finish(&required[..1])
                     }
                 }),
-                temperature: Some(if ctx.json_steps {
-                    (ctx.job.agent.temperature as f32).min(0.3)
-                } else {
-                    ctx.job.agent.temperature as f32
-                }),
-                max_tokens: Some(if ctx.json_steps { 768 } else { 2048 }),
+                temperature: Some(
+                    if ctx.json_steps {
+                        (ctx.job.agent.temperature as f32).min(0.3)
+                    } else {
+                        ctx.job.agent.temperature as f32
+                    } + if ctx.reroll.is_some() {
+                        REROLL_WARMER
+                    } else {
+                        0.0
+                    },
+                ),
+                seed: ctx.reroll,
+                max_tokens: None,
+                stop: STEP_STOPS.iter().map(|s| s.to_string()).collect(),
             };
-            let stream = match ctx
+            // Every step carries a cap: a JSON step the size its bounded
+            // strings allow, a native step room for a full final answer.
+            let request = ChatRequest {
+                max_tokens: Some(match &request.json_schema {
+                    Some(schema) => step::max_tokens(schema),
+                    None if direct => DIRECT_ANSWER_TOKENS,
+                    None => NATIVE_STEP_TOKENS,
+                }),
+                ..request
+            };
+            let answer = match ctx
                 .resolved
                 .provider
                 .chat(request, ctx.cancel.clone())
                 .await
             {
-                Ok(s) => s,
+                Ok(stream) => collect(stream).await.map_err(|(e, _partial)| e),
+                Err(e) => Err(e),
+            };
+            let got = match answer {
+                Ok(c) => c,
+                Err(ProviderError::ToolsUnsupported { detail, .. }) if !ctx.json_steps => {
+                    // The provider will not take tools for this model: the
+                    // same step again, as JSON, and remember it.
+                    tracing::info!(
+                        provider = %ctx.resolved.provider_name,
+                        model = %ctx.resolved.model,
+                        %detail,
+                        "the model does not take tool calls; switching to JSON steps"
+                    );
+                    let (provider, model) = (
+                        ctx.resolved.provider_name.clone(),
+                        ctx.resolved.model.clone(),
+                    );
+                    if let Err(e) = db(&self.core, move |c| {
+                        c.learn_tools_unsupported(&provider, &model, &detail)
+                            .map(|_| ())
+                    })
+                    .await
+                    {
+                        tracing::warn!(error = %e, "cannot store the model profile");
+                    }
+                    ctx.json_steps = true;
+                    continue;
+                }
                 Err(e) => return from_provider(e),
             };
-            let got = match collect(stream).await {
-                Ok(c) => c,
-                Err((e, _partial)) => return from_provider(e),
-            };
+            if got.finish == Some(FinishReason::Repetition) {
+                let shown: String = got
+                    .text
+                    .chars()
+                    .rev()
+                    .take(80)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                if ctx.reroll.is_some() {
+                    return fail(format!(
+                        "the model kept repeating itself, twice (…{}); a larger model may do better",
+                        shown.trim()
+                    ));
+                }
+                // Once more with another seed and a warmer temperature.
+                tracing::info!(run = %ctx.job.run.id, "the model repeated itself; retrying the step");
+                ctx.reroll = Some(reroll_seed());
+                continue;
+            }
+            ctx.reroll = None;
             let usage = got.usage;
             let ms = started.elapsed().as_millis() as u64;
             let call_id = format!("call_{}", ctx.steps.len());
-            let parsed = if ctx.json_steps {
+            let parsed = if ctx.json_steps && !direct {
                 step::parse(&got.text, &call_id)
+            } else if let Some(finish) = direct
+                .then(|| step::parse(&got.text, &call_id).ok())
+                .flatten()
+                .filter(|s| matches!(s, step::Step::Finish { .. }))
+            {
+                // A model that answered with a finish step all the same.
+                Ok(finish)
             } else if let Some(call) = got.tool_calls.first() {
                 Ok(step::Step::Act {
                     thought: got.text.trim().to_string(),
@@ -381,6 +595,21 @@ impl AgentRuntime {
                     } else {
                         call.id.clone()
                     },
+                })
+            } else if let Some((tool, arguments)) = step::text_tool_call(
+                &got.text,
+                &ctx.tools
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>(),
+            ) {
+                // The model wrote its call as text (`<tool_call>…`, a bare
+                // JSON object naming a tool): it is a call, not an answer.
+                Ok(step::Step::Act {
+                    thought: "(tool call written as text)".to_string(),
+                    tool,
+                    arguments,
+                    call_id,
                 })
             } else {
                 Ok(step::Step::Finish {
@@ -436,6 +665,7 @@ impl AgentRuntime {
                 action,
                 observation: Some(observation),
                 tokens_in: usage.input_tokens,
+                tokens_cached: usage.cached_input_tokens,
                 tokens_out: usage.output_tokens,
                 duration_ms: ms,
                 ..Default::default()

@@ -55,6 +55,11 @@ fn export_all(dir: &Path) -> Result<(), ts_rs::ExportError> {
     chat::engine::ChatSendRequest::export_all(&cfg)?;
     providers::hub::ProvidersOverview::export_all(&cfg)?;
     providers::hub::ProviderStatus::export_all(&cfg)?;
+    providers::hub::ModelsOverview::export_all(&cfg)?;
+    providers::profile::ModelProfile::export_all(&cfg)?;
+    ensemble_core::model_files::ModelFile::export_all(&cfg)?;
+    ensemble_core::model_files::DownloadSpec::export_all(&cfg)?;
+    ensemble_core::model_files::DownloadProgress::export_all(&cfg)?;
     providers::PullProgress::export_all(&cfg)?;
     providers::ModelInfo::export_all(&cfg)?;
     providers::ToolCall::export_all(&cfg)?;

@@ -213,7 +213,8 @@ async fn streams_text_split_inside_characters() {
             evs[n - 2],
             StreamEvent::Usage(Usage {
                 input_tokens: 12,
-                output_tokens: 9
+                output_tokens: 9,
+                ..Default::default()
             })
         );
         assert_eq!(evs[n - 1], StreamEvent::Finish(FinishReason::Stop));

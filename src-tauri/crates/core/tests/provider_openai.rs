@@ -180,7 +180,8 @@ async fn streams_text_split_inside_characters() {
         assert_eq!(evs.last(), Some(&StreamEvent::Finish(FinishReason::Stop)));
         assert!(evs.contains(&StreamEvent::Usage(Usage {
             input_tokens: 11,
-            output_tokens: 4
+            output_tokens: 4,
+            ..Default::default()
         })));
 
         let sent = server.recorded()[0].json();

@@ -600,6 +600,7 @@ fn costly_call() -> Reply {
         Step::Event(StreamEvent::Usage(Usage {
             input_tokens: 400,
             output_tokens: 100,
+            ..Default::default()
         })),
         Step::Event(StreamEvent::Finish(FinishReason::ToolCalls)),
     ])

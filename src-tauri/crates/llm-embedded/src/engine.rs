@@ -25,7 +25,8 @@ use llama_cpp_2::model::LlamaModel;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use self::generate::End;
+pub(crate) use self::generate::context_for;
+use self::generate::{End, Session};
 use crate::error::EngineError;
 
 /// Events buffered between the engine and a slow reader; beyond this the
@@ -49,6 +50,9 @@ pub struct RunStats {
     /// Time spent loading the model (zero when it was reused).
     pub load_time: Duration,
     pub prompt_tokens: u64,
+    /// Prompt tokens the context still held from the previous request (the
+    /// shared beginning of consecutive steps), not evaluated again.
+    pub reused_tokens: u64,
     /// Time to evaluate the prompt.
     pub prompt_eval: Duration,
     pub output_tokens: u64,
@@ -65,6 +69,8 @@ pub(crate) struct Generation {
     pub json_schema: Option<serde_json::Value>,
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,
+    pub stop: Vec<String>,
+    pub seed: Option<u32>,
 }
 
 /// A queued request.
@@ -74,6 +80,79 @@ struct Job {
     cancel: CancellationToken,
     events: EventSender,
     stats: Arc<Mutex<Option<RunStats>>>,
+}
+
+/// What the engine thread is asked to do.
+enum Request {
+    Generate(Job),
+    /// Read a GGUF file's facts without loading its weights.
+    Inspect {
+        path: PathBuf,
+        reply: tokio::sync::oneshot::Sender<Result<GgufFacts, ProviderError>>,
+    },
+}
+
+/// What llama.cpp reads from a GGUF file's metadata and vocabulary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GgufFacts {
+    /// `general.architecture`: one llama.cpp knows (it refuses the others).
+    pub architecture: String,
+    /// `general.name`, when the file has one.
+    pub name: Option<String>,
+    /// The context the model was trained for.
+    pub context_train: u32,
+    /// Whether the file brings a chat template (instruct models do; base
+    /// models such as the default Gemma 3 270M do not).
+    pub chat_template: bool,
+}
+
+/// Asks the engine thread for a file's facts (see [`GgufFacts`]).
+pub(crate) async fn inspect(path: PathBuf) -> Result<GgufFacts, ProviderError> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    engine_queue()?
+        .send(Request::Inspect { path, reply })
+        .map_err(|_| ProviderError::Unavailable {
+            detail: "the embedded engine has stopped; restart Ensemble".to_owned(),
+        })?;
+    answer.await.map_err(|_| ProviderError::Unavailable {
+        detail: "the embedded engine stopped while reading the model".to_owned(),
+    })?
+}
+
+/// Reads a file's facts with a vocabulary-only load (no weights).
+fn read_facts(backend: &LlamaBackend, path: &Path) -> Result<GgufFacts, ProviderError> {
+    let params = LlamaModelParams::default().with_vocab_only(true);
+    let model = LlamaModel::load_from_file(backend, path, &params).map_err(|err| {
+        ProviderError::Unavailable {
+            detail: format!(
+                "llama.cpp cannot load {} ({err}): an unknown architecture or a damaged file",
+                path.display()
+            ),
+        }
+    })?;
+    let architecture = model
+        .meta_val_str("general.architecture")
+        .unwrap_or_default();
+    let name = model
+        .meta_val_str("general.name")
+        .ok()
+        .filter(|n| !n.trim().is_empty());
+    // A vocabulary-only load leaves the hyperparameters unread: the
+    // metadata has the trained context as `<architecture>.context_length`.
+    let context_train = match model.n_ctx_train() {
+        0 => model
+            .meta_val_str(&format!("{architecture}.context_length"))
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0),
+        n => n,
+    };
+    Ok(GgufFacts {
+        architecture,
+        name,
+        context_train,
+        chat_template: model.chat_template(None).is_ok(),
+    })
 }
 
 /// Total model loads in this process; lets callers (and tests) see that a
@@ -100,7 +179,7 @@ pub(crate) fn start(
         stats,
     };
     engine_queue()?
-        .send(job)
+        .send(Request::Generate(job))
         .map_err(|_| ProviderError::Unavailable {
             detail: "the embedded engine has stopped; restart Ensemble".to_owned(),
         })?;
@@ -131,8 +210,8 @@ fn event_stream(
 }
 
 /// The engine thread's queue, starting the thread on first use.
-fn engine_queue() -> Result<&'static std_mpsc::Sender<Job>, ProviderError> {
-    static QUEUE: OnceLock<Result<std_mpsc::Sender<Job>, String>> = OnceLock::new();
+fn engine_queue() -> Result<&'static std_mpsc::Sender<Request>, ProviderError> {
+    static QUEUE: OnceLock<Result<std_mpsc::Sender<Request>, String>> = OnceLock::new();
     QUEUE
         .get_or_init(|| {
             let (sender, jobs) = std_mpsc::channel();
@@ -150,8 +229,8 @@ fn engine_queue() -> Result<&'static std_mpsc::Sender<Job>, ProviderError> {
         })
 }
 
-/// A model kept loaded between requests, with what identifies its file so a
-/// replaced file (a re-download) is loaded afresh.
+/// A loaded model, with what identifies its file so a replaced file (a
+/// re-download) is loaded afresh.
 struct LoadedModel {
     path: PathBuf,
     len: u64,
@@ -159,12 +238,59 @@ struct LoadedModel {
     model: LlamaModel,
 }
 
-fn run(jobs: std_mpsc::Receiver<Job>) {
+impl LoadedModel {
+    /// Whether `path` names the file this model was loaded from, unchanged.
+    fn is(&self, path: &Path) -> bool {
+        let Ok(canonical) = std::fs::canonicalize(path) else {
+            return false;
+        };
+        let Ok(meta) = std::fs::metadata(&canonical) else {
+            return false;
+        };
+        canonical == self.path && meta.len() == self.len && meta.modified().ok() == self.modified
+    }
+}
+
+/// Answers an inspection request (a panic inside llama.cpp's wrappers is
+/// reported, not spread).
+fn answer_inspect(
+    backend: &Result<LlamaBackend, EngineError>,
+    path: &Path,
+    reply: tokio::sync::oneshot::Sender<Result<GgufFacts, ProviderError>>,
+) {
+    let facts = match backend {
+        Ok(backend) => std::panic::catch_unwind(AssertUnwindSafe(|| read_facts(backend, path)))
+            .unwrap_or_else(|_| {
+                Err(ProviderError::bad(
+                    "the embedded engine failed reading the model",
+                ))
+            }),
+        Err(err) => Err(ProviderError::Unavailable {
+            detail: err.to_string(),
+        }),
+    };
+    let _ = reply.send(facts);
+}
+
+fn run(jobs: std_mpsc::Receiver<Request>) {
     llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
-    let backend = LlamaBackend::init().map_err(|err| EngineError::Backend(err.to_string()));
-    let mut cache: Option<LoadedModel> = None;
-    for job in jobs {
-        let backend = match &backend {
+    let backend = cpu_check()
+        .and_then(|()| LlamaBackend::init().map_err(|err| EngineError::Backend(err.to_string())));
+    let mut next: Option<Job> = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(Request::Generate(job)) => job,
+                Ok(Request::Inspect { path, reply }) => {
+                    answer_inspect(&backend, &path, reply);
+                    continue;
+                }
+                Err(_) => return,
+            },
+        };
+        let backend_ref = &backend;
+        let backend = match backend_ref {
             Ok(backend) => backend,
             Err(err) => {
                 fail(
@@ -176,20 +302,103 @@ fn run(jobs: std_mpsc::Receiver<Job>) {
                 continue;
             }
         };
+        if job.events.is_closed() {
+            continue;
+        }
+        if job.cancel.is_cancelled() {
+            fail(&job, ProviderError::Cancelled);
+            continue;
+        }
+        let load_started = Instant::now();
+        let loaded = match load(backend, &job.model, &job.cancel) {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                fail(&job, err.into());
+                continue;
+            }
+        };
+        next = serve_model(
+            backend_ref,
+            backend,
+            &loaded,
+            job,
+            load_started.elapsed(),
+            &jobs,
+        );
+        // The model (and its context) is freed here, before another loads:
+        // two models need not fit in memory together.
+    }
+}
+
+/// Serves `first` and then every following request for the same model file
+/// with one context, so consecutive steps reuse its cache. Returns the first
+/// request for another model (None when the queue closed, or after a panic,
+/// so the next request loads the model afresh).
+fn serve_model(
+    backend_result: &Result<LlamaBackend, EngineError>,
+    backend: &LlamaBackend,
+    loaded: &LoadedModel,
+    first: Job,
+    load_time: Duration,
+    jobs: &std_mpsc::Receiver<Request>,
+) -> Option<Job> {
+    let mut session: Option<Session<'_>> = None;
+    let mut job = first;
+    let mut load_time = Some(load_time);
+    loop {
         // A panic inside llama-cpp-2's wrappers must not take the engine down
         // for every later request: report it on this request and drop the
         // model, whose state is then unknown.
-        let served =
-            std::panic::catch_unwind(AssertUnwindSafe(|| serve(backend, &mut cache, &job)));
+        let served = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            serve(backend, loaded, &mut session, &job, load_time.take())
+        }));
         if served.is_err() {
             tracing::error!(model = %job.model.display(), "the embedded engine failed unexpectedly");
-            cache = None;
             fail(
                 &job,
                 ProviderError::bad("the embedded engine failed unexpectedly; try again"),
             );
+            return None;
+        }
+        let next = loop {
+            match jobs.recv().ok()? {
+                Request::Generate(next) => break next,
+                // Reading another file's facts leaves this model and its
+                // cache as they are.
+                Request::Inspect { path, reply } => answer_inspect(backend_result, &path, reply),
+            }
+        };
+        if !loaded.is(&next.model) {
+            return Some(next);
+        }
+        job = next;
+    }
+}
+
+/// The CPU features llama.cpp is compiled for here: llama-cpp-sys-2 turns
+/// off `GGML_NATIVE`, and ggml then enables the x86-64-v3 level (AVX, AVX2,
+/// FMA, F16C, BMI2) by default. Checked before llama.cpp runs any of its
+/// code, so an older CPU gets a clear reason instead of a crash.
+fn cpu_check() -> Result<(), EngineError> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let missing: Vec<&str> = [
+            ("AVX2", std::arch::is_x86_feature_detected!("avx2")),
+            ("FMA", std::arch::is_x86_feature_detected!("fma")),
+            ("F16C", std::arch::is_x86_feature_detected!("f16c")),
+        ]
+        .into_iter()
+        .filter(|(_, present)| !present)
+        .map(|(name, _)| name)
+        .collect();
+        if !missing.is_empty() {
+            return Err(EngineError::Backend(format!(
+                "this CPU lacks {} (the embedded engine needs an x86-64-v3 CPU, 2013 or later); use Ollama or another provider",
+                missing.join(", ")
+            )));
         }
     }
+    Ok(())
 }
 
 /// Why an event could not be delivered.
@@ -233,7 +442,13 @@ fn fail(job: &Job, err: ProviderError) {
     let _ = deliver(&job.events, &job.cancel, Err(err));
 }
 
-fn serve(backend: &LlamaBackend, cache: &mut Option<LoadedModel>, job: &Job) {
+fn serve<'m>(
+    backend: &LlamaBackend,
+    loaded: &'m LoadedModel,
+    session: &mut Option<Session<'m>>,
+    job: &Job,
+    load_time: Option<Duration>,
+) {
     if job.events.is_closed() {
         return;
     }
@@ -241,24 +456,20 @@ fn serve(backend: &LlamaBackend, cache: &mut Option<LoadedModel>, job: &Job) {
         fail(job, ProviderError::Cancelled);
         return;
     }
-    let load_started = Instant::now();
-    let loaded_model = match ensure_loaded(backend, cache, &job.model, &job.cancel) {
-        Ok(loaded) => loaded,
-        Err(err) => {
-            fail(job, err.into());
-            return;
+    if session.is_none() {
+        match Session::new(backend, &loaded.model) {
+            Ok(s) => *session = Some(s),
+            Err(err) => {
+                fail(job, err.into());
+                return;
+            }
         }
-    };
-    let load_time = if loaded_model {
-        load_started.elapsed()
-    } else {
-        Duration::ZERO
-    };
-    let Some(loaded) = cache.as_ref() else {
+    }
+    let Some(active) = session.as_mut() else {
         return;
     };
     let outcome = match generate::run(
-        backend,
+        active,
         &loaded.model,
         &job.generation,
         &job.cancel,
@@ -277,9 +488,10 @@ fn serve(backend: &LlamaBackend, cache: &mut Option<LoadedModel>, job: &Job) {
     };
     let stats = RunStats {
         model: job.model.clone(),
-        loaded_model,
-        load_time,
+        loaded_model: load_time.is_some(),
+        load_time: load_time.unwrap_or(Duration::ZERO),
         prompt_tokens: outcome.prompt_tokens,
+        reused_tokens: outcome.reused_tokens,
         prompt_eval: outcome.prompt_eval,
         output_tokens: outcome.output_tokens,
         generation: outcome.generation,
@@ -287,8 +499,9 @@ fn serve(backend: &LlamaBackend, cache: &mut Option<LoadedModel>, job: &Job) {
     };
     tracing::debug!(
         model = %job.model.display(),
-        loaded_model,
+        loaded_model = stats.loaded_model,
         prompt_tokens = stats.prompt_tokens,
+        reused_tokens = stats.reused_tokens,
         output_tokens = stats.output_tokens,
         prompt_eval_ms = stats.prompt_eval.as_millis(),
         generation_ms = stats.generation.as_millis(),
@@ -305,6 +518,7 @@ fn serve(backend: &LlamaBackend, cache: &mut Option<LoadedModel>, job: &Job) {
             let usage = Usage {
                 input_tokens: outcome.prompt_tokens,
                 output_tokens: outcome.output_tokens,
+                cached_input_tokens: outcome.reused_tokens,
             };
             for event in [StreamEvent::Usage(usage), StreamEvent::Finish(reason)] {
                 if deliver(&job.events, &job.cancel, Ok(event)).is_err() {
@@ -317,28 +531,18 @@ fn serve(backend: &LlamaBackend, cache: &mut Option<LoadedModel>, job: &Job) {
     }
 }
 
-/// Makes `cache` hold the model at `path`, loading it unless the same file is
-/// already loaded. Returns whether it had to load.
-fn ensure_loaded(
+/// Loads the model at `path`.
+fn load(
     backend: &LlamaBackend,
-    cache: &mut Option<LoadedModel>,
     path: &Path,
     cancel: &CancellationToken,
-) -> Result<bool, EngineError> {
+) -> Result<LoadedModel, EngineError> {
     let load_error = |detail: String| EngineError::Load {
         path: path.to_path_buf(),
         detail,
     };
     let canonical = std::fs::canonicalize(path).map_err(|e| load_error(e.to_string()))?;
     let meta = std::fs::metadata(&canonical).map_err(|e| load_error(e.to_string()))?;
-    let modified = meta.modified().ok();
-    if let Some(loaded) = cache.as_ref() {
-        if loaded.path == canonical && loaded.len == meta.len() && loaded.modified == modified {
-            return Ok(false);
-        }
-    }
-    // Free the old model first: two models need not fit in memory together.
-    *cache = None;
     let started = Instant::now();
     let abort = cancel.clone();
     // Returning false from the progress callback aborts a long load when the
@@ -360,11 +564,10 @@ fn ensure_loaded(
         load_ms = started.elapsed().as_millis(),
         "embedded model loaded"
     );
-    *cache = Some(LoadedModel {
+    Ok(LoadedModel {
         path: canonical,
         len: meta.len(),
-        modified,
+        modified: meta.modified().ok(),
         model,
-    });
-    Ok(true)
+    })
 }

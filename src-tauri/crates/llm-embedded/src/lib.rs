@@ -14,8 +14,9 @@ mod error;
 mod models;
 mod prompt;
 mod provider;
+mod repetition;
 mod stops;
 mod utf8;
 
-pub use engine::RunStats;
+pub use engine::{GgufFacts, RunStats};
 pub use provider::EmbeddedProvider;

@@ -50,6 +50,85 @@ pub(crate) fn list(dir: &Path) -> io::Result<Vec<ModelInfo>> {
     Ok(models)
 }
 
+/// The models of several folders (the data folder's, then the ones a
+/// package installs), each name once: the first folder that has it wins.
+pub(crate) fn list_all(dirs: &[PathBuf]) -> io::Result<Vec<ModelInfo>> {
+    let mut models: Vec<ModelInfo> = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let found = match list(dir) {
+            Ok(found) => found,
+            // Only the first folder is the user's; the others are optional.
+            Err(_) if i > 0 => continue,
+            Err(err) => return Err(err),
+        };
+        for m in found {
+            if !models.iter().any(|have| have.name == m.name) {
+                models.push(m);
+            }
+        }
+    }
+    models.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(models)
+}
+
+/// [`resolve`] in each folder in turn.
+pub(crate) fn resolve_in(dirs: &[PathBuf], model: &str) -> Result<PathBuf, ProviderError> {
+    let Some(first) = dirs.first() else {
+        return Err(ProviderError::Unavailable {
+            detail: "the embedded engine has no models folder".into(),
+        });
+    };
+    if model.trim().is_empty() {
+        let found = list_all(dirs).map_err(|err| ProviderError::Unavailable {
+            detail: format!("cannot read the models folder {}: {err}", first.display()),
+        })?;
+        let name =
+            found
+                .into_iter()
+                .next()
+                .map(|m| m.name)
+                .ok_or_else(|| ProviderError::Unavailable {
+                    detail: no_model_hint(first),
+                })?;
+        return resolve_in(dirs, &name);
+    }
+    let mut last = None;
+    for dir in dirs {
+        match resolve(dir, model) {
+            Ok(path) => return Ok(path),
+            Err(err) => last = Some(err),
+        }
+    }
+    Err(last.unwrap_or(ProviderError::ModelNotFound {
+        model: model.to_owned(),
+    }))
+}
+
+/// The four bytes every GGUF file starts with.
+const GGUF_MAGIC: &[u8; 4] = b"GGUF";
+
+/// Refuses a file that is not GGUF before llama.cpp sees it.
+pub(crate) fn check_magic(path: &Path) -> Result<(), ProviderError> {
+    use std::io::Read;
+    let unusable = |detail: String| ProviderError::Unavailable { detail };
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| unusable(format!("cannot open {}: {e}", path.display())))?;
+    let mut magic = [0u8; 4];
+    file.read_exact(&mut magic).map_err(|_| {
+        unusable(format!(
+            "{} is too short to be a GGUF model",
+            path.display()
+        ))
+    })?;
+    if &magic != GGUF_MAGIC {
+        return Err(unusable(format!(
+            "{} is not a GGUF model (it does not start with \"GGUF\")",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// What to tell a user whose models folder is empty.
 pub(crate) fn no_model_hint(dir: &Path) -> String {
     format!(
@@ -132,6 +211,46 @@ mod tests {
             .map(|m| (m.name.as_str(), m.size_bytes))
             .collect();
         assert_eq!(names, [("a.GGUF", Some(5)), ("b.gguf", Some(3))]);
+    }
+
+    #[test]
+    fn several_folders_list_each_name_once_and_resolve_in_order() {
+        let user = folder_with(&[("mine.gguf", 4), ("shared.gguf", 1)]);
+        let system = folder_with(&[("shared.gguf", 9), ("default.gguf", 7)]);
+        let dirs = vec![
+            user.path().to_path_buf(),
+            system.path().to_path_buf(),
+            user.path().join("missing"),
+        ];
+        let names: Vec<_> = list_all(&dirs)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.name, m.size_bytes))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("default.gguf".to_string(), Some(7)),
+                ("mine.gguf".to_string(), Some(4)),
+                ("shared.gguf".to_string(), Some(1))
+            ]
+        );
+        assert_eq!(
+            resolve_in(&dirs, "shared").unwrap(),
+            user.path().join("shared.gguf")
+        );
+        assert_eq!(
+            resolve_in(&dirs, "default.gguf").unwrap(),
+            system.path().join("default.gguf")
+        );
+        assert_eq!(
+            resolve_in(&dirs, "").unwrap(),
+            system.path().join("default.gguf")
+        );
+        assert!(matches!(
+            resolve_in(&dirs, "nope"),
+            Err(ProviderError::ModelNotFound { .. })
+        ));
     }
 
     #[test]

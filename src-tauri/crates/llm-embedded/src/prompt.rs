@@ -64,14 +64,19 @@ pub(crate) struct Rendered {
 const FALLBACK_STOPS: &[&str] = &["\nUser:", "\nSystem:", "\nAssistant:"];
 
 /// The prompt for `messages`, ending where the assistant's answer begins:
-/// the model's own template, else the plain [`fallback`].
+/// the model's own template, else the plain [`fallback`] transcript behind a
+/// short few-shot frame ([`FRAME`]) that makes a base model answer.
 ///
 /// A model without a template is usually a base model (the default Gemma 3
-/// 270M is one). Measured on it, the plain `User:`/`Assistant:` transcript
-/// with its stop strings gives short answers that end, while llama.cpp's
-/// built-in `gemma` turn markers made it echo the question and loop until
-/// the token limit, so the fallback is deliberately the plain one.
-pub(crate) fn render(model: &LlamaModel, messages: &[Message]) -> Rendered {
+/// 270M is one). Measured on it, llama.cpp's built-in `gemma` turn markers
+/// made it echo the question and loop until the token limit, so the
+/// transcript is the plain `User:` / `Assistant:` one with its stop strings.
+/// Without the frame it continued a question with more questions ("In two
+/// sentences: what does a research crew do?" got two more questions); with
+/// it, short factual questions get short answers (see `FRAME`). JSON
+/// answers (`json`) get no frame: their format comes from the instructions
+/// and the grammar, and the chat examples only distracted the model there.
+pub(crate) fn render(model: &LlamaModel, messages: &[Message], json: bool) -> Rendered {
     let turns = turns(messages);
     let own = model
         .chat_template(None)
@@ -84,14 +89,70 @@ pub(crate) fn render(model: &LlamaModel, messages: &[Message]) -> Rendered {
             trim_start: false,
         },
         Err(reason) => {
-            tracing::debug!(%reason, "using the plain fallback chat template");
+            tracing::debug!(%reason, "using the plain fallback transcript with the base-model frame");
             Rendered {
-                text: fallback(&turns),
+                text: if json {
+                    fallback(&turns)
+                } else {
+                    framed(&turns)
+                },
                 stops: FALLBACK_STOPS,
                 trim_start: true,
             }
         }
     }
+}
+
+/// What a base model reads before the real conversation: a line saying what
+/// the text is, and seven finished exchanges — four short factual answers in
+/// a whole sentence that restates the question, one two-sentence answer, a
+/// verse and a name —
+/// so that it answers the next question instead of continuing it, and stops
+/// after the answer.
+///
+/// Measured on Gemma 3 270M (base, Q4_K_M, greedy, 48 tokens) over 16 short
+/// factual questions (those of `tests/real_model.rs` and the competence
+/// benchmark's chat set): without a frame 1 of 16 right (it repeats the
+/// question or says "I'm not sure"); with two one-word examples 10 of 16;
+/// with five one-word examples 11; with a "quiz" header 9; with this frame
+/// 12 ("Which planet do we live on?" → "Earth." only with whole-sentence
+/// examples). The misses are what the model does not know (a spider's legs,
+/// the days of a week), not answers that fail to come.
+///
+/// Two creative exchanges close it (a two-line verse, a name): without them
+/// an agent task "Write a haiku about the sea" got the task echoed back;
+/// with them it writes lines about the sea, and `tests/factual.rs` went from
+/// 7 to 8 of 10.
+pub(crate) const FRAME: &str = "The following is a conversation between a User and a helpful Assistant. \
+The Assistant answers every question directly and correctly, as briefly as the question allows, and then stops.\n\n\
+User: What is the capital of Japan?\n\n\
+Assistant: The capital of Japan is Tokyo.\n\n\
+User: How many wheels does a bicycle have?\n\n\
+Assistant: A bicycle has two wheels.\n\n\
+User: Who painted the Mona Lisa?\n\n\
+Assistant: Leonardo da Vinci painted the Mona Lisa.\n\n\
+User: What colour is snow?\n\n\
+Assistant: Snow is white.\n\n\
+User: In two sentences: why do we need sleep?\n\n\
+Assistant: Sleep lets the body and the brain recover from the day. Without it, memory, mood and health all suffer.\n\n\
+User: Write two short lines about autumn leaves.\n\n\
+Assistant: Red and gold they drift and fall,\nand the garden wears them all.\n\n\
+User: Suggest a name for a small flower shop in Paris.\n\n\
+Assistant: Le Petit Jardin.\n\n";
+
+/// The [`fallback`] transcript behind the few-shot [`FRAME`]; a system
+/// message becomes a note before the examples.
+pub(crate) fn framed(turns: &[Turn]) -> String {
+    let mut prompt = String::new();
+    let (system, rest): (Vec<&Turn>, Vec<&Turn>) = turns.iter().partition(|t| t.role == "system");
+    for s in system {
+        prompt.push_str(s.content.trim());
+        prompt.push_str("\n\n");
+    }
+    prompt.push_str(FRAME);
+    let rest: Vec<Turn> = rest.into_iter().cloned().collect();
+    prompt.push_str(&fallback(&rest));
+    prompt
 }
 
 fn apply(
@@ -169,6 +230,21 @@ mod tests {
             serde_json::json!({"tool": "search", "arguments": {"q": "rust"}})
         );
         assert_eq!(turns[3].content, "Result of search:\n3 hits");
+    }
+
+    #[test]
+    fn a_base_model_reads_the_frame_then_the_conversation() {
+        let turns = turns(&[Message::system("You are Ada."), Message::user("Hi")]);
+        let text = framed(&turns);
+        assert!(
+            text.starts_with("You are Ada.\n\nThe following is a conversation"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Assistant: Le Petit Jardin.\n\nUser: Hi\n\nAssistant:"),
+            "{text}"
+        );
+        assert_eq!(text.matches("User:").count(), 8);
     }
 
     #[test]

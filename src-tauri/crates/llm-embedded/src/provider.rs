@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use ensemble_core::providers::{
-    ChatRequest, EventStream, ModelInfo, Provider, ProviderError, ProviderKind,
+    ChatRequest, EventStream, ModelFacts, ModelInfo, Provider, ProviderError, ProviderKind,
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{self, Generation, RunStats};
+use crate::engine::{self, Generation, GgufFacts, RunStats};
 use crate::models;
 
 /// llama.cpp in-process on GGUF files from one models folder (or any `.gguf`
@@ -23,22 +23,66 @@ use crate::models;
 #[derive(Debug)]
 pub struct EmbeddedProvider {
     name: String,
+    /// The user's models folder first, then folders a package installs
+    /// models into (read only).
+    dirs: Vec<PathBuf>,
     models_dir: PathBuf,
     last_run: Arc<Mutex<Option<RunStats>>>,
 }
 
 impl EmbeddedProvider {
     pub fn new(name: impl Into<String>, models_dir: impl Into<PathBuf>) -> Self {
+        let models_dir = models_dir.into();
         Self {
             name: name.into(),
-            models_dir: models_dir.into(),
+            dirs: vec![models_dir.clone()],
+            models_dir,
             last_run: Arc::default(),
         }
+    }
+
+    /// Also offers the models in `dirs` (after the user's own folder), e.g.
+    /// the one the model package installs (`paths::shared_model_dirs`).
+    pub fn with_shared_dirs(mut self, dirs: impl IntoIterator<Item = PathBuf>) -> Self {
+        for d in dirs {
+            if !self.dirs.contains(&d) {
+                self.dirs.push(d);
+            }
+        }
+        self
+    }
+
+    /// Every folder models are taken from, the user's first.
+    pub fn model_dirs(&self) -> &[PathBuf] {
+        &self.dirs
     }
 
     /// The folder whose `.gguf` files this provider offers.
     pub fn models_dir(&self) -> &Path {
         &self.models_dir
+    }
+
+    /// Checks a GGUF file before it is used: it must start with the GGUF
+    /// magic, and llama.cpp must know its architecture (a vocabulary-only
+    /// load, no weights, on the engine thread). Returns what it read.
+    pub async fn inspect(&self, path: &Path) -> Result<GgufFacts, ProviderError> {
+        let file = path.to_path_buf();
+        let checked = tokio::task::spawn_blocking(move || models::check_magic(&file))
+            .await
+            .map_err(|err| ProviderError::Unavailable {
+                detail: format!("model check failed: {err}"),
+            })?;
+        checked?;
+        let facts = engine::inspect(path.to_path_buf()).await?;
+        if facts.architecture.is_empty() {
+            return Err(ProviderError::Unavailable {
+                detail: format!(
+                    "{} names no architecture (general.architecture)",
+                    path.display()
+                ),
+            });
+        }
+        Ok(facts)
     }
 
     /// Timings of this provider's most recent generation that got as far as
@@ -56,10 +100,10 @@ impl EmbeddedProvider {
     /// Runs a blocking file-system look-up off the async runtime.
     async fn blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Path) -> Result<T, ProviderError> + Send + 'static,
+        work: impl FnOnce(&[PathBuf]) -> Result<T, ProviderError> + Send + 'static,
     ) -> Result<T, ProviderError> {
-        let dir = self.models_dir.clone();
-        tokio::task::spawn_blocking(move || work(&dir))
+        let dirs = self.dirs.clone();
+        tokio::task::spawn_blocking(move || work(&dirs))
             .await
             .map_err(|err| ProviderError::Unavailable {
                 detail: format!("model look-up failed: {err}"),
@@ -82,12 +126,33 @@ impl Provider for EmbeddedProvider {
     }
 
     async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError> {
-        self.blocking(|dir| {
-            models::list(dir).map_err(|err| ProviderError::Unavailable {
-                detail: format!("cannot read the models folder {}: {err}", dir.display()),
+        self.blocking(|dirs| {
+            models::list_all(dirs).map_err(|err| ProviderError::Unavailable {
+                detail: format!(
+                    "cannot read the models folder {}: {err}",
+                    dirs.first()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default()
+                ),
             })
         })
         .await
+    }
+
+    /// From the file itself: no native tools (steps are grammar-constrained
+    /// JSON), the context the engine gives it, and whether it brings a chat
+    /// template.
+    async fn model_facts(&self, model: &str) -> Result<ModelFacts, ProviderError> {
+        let model = model.to_owned();
+        let path = self
+            .blocking(move |dirs| models::resolve_in(dirs, &model))
+            .await?;
+        let facts = self.inspect(&path).await?;
+        Ok(ModelFacts {
+            tools: Some(false),
+            context_length: Some(u64::from(engine::context_for(facts.context_train))),
+            chat_template: Some(facts.chat_template),
+        })
     }
 
     async fn health(&self) -> Result<(), ProviderError> {
@@ -109,7 +174,7 @@ impl Provider for EmbeddedProvider {
         }
         let model = request.model.clone();
         let path = self
-            .blocking(move |dir| models::resolve(dir, &model))
+            .blocking(move |dirs| models::resolve_in(dirs, &model))
             .await?;
         if !request.tools.is_empty() {
             tracing::debug!(
@@ -123,6 +188,8 @@ impl Provider for EmbeddedProvider {
             json_schema: request.json_schema,
             temperature: request.temperature,
             max_tokens: request.max_tokens,
+            stop: request.stop,
+            seed: request.seed,
         };
         engine::start(path, generation, cancel, Arc::clone(&self.last_run))
     }

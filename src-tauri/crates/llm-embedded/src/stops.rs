@@ -5,7 +5,7 @@
 
 #[derive(Debug)]
 pub(crate) struct StopFilter {
-    stops: &'static [&'static str],
+    stops: Vec<String>,
     trim_start: bool,
     held: String,
 }
@@ -20,7 +20,7 @@ pub(crate) enum Filtered {
 }
 
 impl StopFilter {
-    pub(crate) fn new(stops: &'static [&'static str], trim_start: bool) -> Self {
+    pub(crate) fn new(stops: Vec<String>, trim_start: bool) -> Self {
         Self {
             stops,
             trim_start,
@@ -42,7 +42,7 @@ impl StopFilter {
         let first_stop = self
             .stops
             .iter()
-            .filter_map(|stop| self.held.find(stop))
+            .filter_map(|stop| self.held.find(stop.as_str()))
             .min();
         if let Some(at) = first_stop {
             let answer = self.held[..at].trim_end().to_owned();
@@ -86,6 +86,10 @@ mod tests {
 
     const STOPS: &[&str] = &["\nUser:", "\nSystem:"];
 
+    fn owned(stops: &[&str]) -> Vec<String> {
+        stops.iter().map(|s| s.to_string()).collect()
+    }
+
     fn run(filter: &mut StopFilter, pieces: &[&str]) -> (String, bool) {
         let mut out = String::new();
         for piece in pieces {
@@ -103,7 +107,7 @@ mod tests {
 
     #[test]
     fn cuts_the_answer_where_the_next_turn_begins_even_across_pieces() {
-        let mut filter = StopFilter::new(STOPS, true);
+        let mut filter = StopFilter::new(owned(STOPS), true);
         let (out, stopped) = run(
             &mut filter,
             &[
@@ -115,7 +119,7 @@ mod tests {
 
     #[test]
     fn text_that_only_looks_like_a_stop_at_first_is_released() {
-        let mut filter = StopFilter::new(STOPS, false);
+        let mut filter = StopFilter::new(owned(STOPS), false);
         assert_eq!(filter.push("a\nUs"), Filtered::Continue("a".into()));
         assert_eq!(filter.push("eful"), Filtered::Continue("\nUseful".into()));
         assert_eq!(filter.push(" tips\n"), Filtered::Continue(" tips".into()));
@@ -124,16 +128,16 @@ mod tests {
 
     #[test]
     fn without_stops_text_flows_except_trailing_whitespace() {
-        let mut filter = StopFilter::new(&[], false);
+        let mut filter = StopFilter::new(Vec::new(), false);
         let (out, stopped) = run(&mut filter, &["  a", " b ", "c\n"]);
         assert_eq!((out.as_str(), stopped), ("  a b c\n", false));
-        let mut filter = StopFilter::new(&[], false);
+        let mut filter = StopFilter::new(Vec::new(), false);
         assert_eq!(filter.push("x "), Filtered::Continue("x".into()));
     }
 
     #[test]
     fn leading_whitespace_is_dropped_only_when_asked() {
-        let mut filter = StopFilter::new(STOPS, true);
+        let mut filter = StopFilter::new(owned(STOPS), true);
         assert_eq!(filter.push(" "), Filtered::Continue(String::new()));
         assert_eq!(filter.push(" Hi"), Filtered::Continue("Hi".into()));
         assert_eq!(filter.push(" there"), Filtered::Continue(" there".into()));
@@ -142,7 +146,7 @@ mod tests {
     #[test]
     fn multibyte_text_is_held_on_character_boundaries() {
         const STOPS: &[&str] = &["\n€uro:"];
-        let mut filter = StopFilter::new(STOPS, false);
+        let mut filter = StopFilter::new(owned(STOPS), false);
         assert_eq!(filter.push("é\n€"), Filtered::Continue("é".into()));
         assert_eq!(filter.push("uro: x"), Filtered::Stop(String::new()));
     }

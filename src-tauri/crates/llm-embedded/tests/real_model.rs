@@ -152,15 +152,18 @@ async fn a_schema_constrained_answer_is_json_that_matches_the_schema() {
         "type": "object",
         "properties": {
             "city": { "type": "string" },
-            "population": { "type": "integer" }
+            "country": { "type": "string" },
+            "year": { "type": "integer" }
         },
-        "required": ["city", "population"],
+        "required": ["city", "country", "year"],
         "additionalProperties": false
     });
+    // (Asked for a city's population, the model writes 1 and zeros until the
+    // repetition guard stops it: a number is not what this test is about.)
     let mut req = request(
         &model,
-        "What is the capital of France and how many people live there? \
-         Answer in JSON with the keys city and population.",
+        "Where is the Eiffel Tower, and in which year was it finished? \
+         Answer in JSON with the keys city, country and year.",
         64,
     );
     req.json_schema = Some(schema.clone());
@@ -371,4 +374,27 @@ async fn a_schema_the_engine_cannot_enforce_is_refused_clearly() {
         panic!("expected a clear refusal, got {err:?}")
     };
     assert!(detail.contains("JSON schema"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_gguf_file_is_checked_before_it_is_used() {
+    let (provider, _) = provider();
+    let facts = provider.inspect(&model_path()).await.unwrap();
+    assert_eq!(facts.architecture, "gemma3");
+    assert!(!facts.chat_template, "the default model is a base model");
+    assert!(facts.context_train >= 4096);
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.gguf");
+    std::fs::write(&fake, b"<html>not a model</html>").unwrap();
+    let e = provider.inspect(&fake).await.unwrap_err();
+    assert!(e.to_string().contains("not a GGUF model"), "{e}");
+    // The right magic, then garbage: llama.cpp refuses it, clearly.
+    std::fs::write(&fake, b"GGUF\x03\x00\x00\x00garbage").unwrap();
+    let e = provider.inspect(&fake).await.unwrap_err();
+    assert!(e.to_string().contains("cannot load"), "{e}");
+    // The facts as a provider reports them.
+    let facts = provider.model_facts(DEFAULT_MODEL_FILE).await.unwrap();
+    assert_eq!(facts.tools, Some(false));
+    assert_eq!(facts.chat_template, Some(false));
+    assert_eq!(facts.context_length, Some(4096));
 }

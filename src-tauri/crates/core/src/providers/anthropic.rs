@@ -193,6 +193,15 @@ fn request_body(request: &ChatRequest) -> Value {
     if let Some(t) = request.temperature {
         body["temperature"] = json!(t);
     }
+    // The API refuses stop sequences that are only whitespace.
+    let stops: Vec<&String> = request
+        .stop
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    if !stops.is_empty() {
+        body["stop_sequences"] = json!(stops);
+    }
     body
 }
 

@@ -96,7 +96,12 @@ pub fn status_error(
         s if s >= 500 => ProviderError::Server { status: s, detail },
         s => {
             let lower = detail.to_lowercase();
-            if lower.contains("model")
+            if refuses_tools(&lower) {
+                ProviderError::ToolsUnsupported {
+                    model: model.to_string(),
+                    detail,
+                }
+            } else if lower.contains("model")
                 && (lower.contains("not found") || lower.contains("does not exist"))
             {
                 ProviderError::ModelNotFound {
@@ -109,6 +114,19 @@ pub fn status_error(
             }
         }
     }
+}
+
+/// A 4xx that refuses the request's `tools` rather than the request: Ollama
+/// says "<model> does not support tools" (also inside `error.message` over
+/// /v1); llama.cpp's server without `--jinja` says "tools param requires
+/// --jinja flag"; vLLM without a tool parser says "\"auto\" tool choice
+/// requires --enable-auto-tool-choice and --tool-call-parser to be set".
+pub fn refuses_tools(lower: &str) -> bool {
+    lower.contains("does not support tools")
+        || lower.contains("tools param requires")
+        || lower.contains("tool choice requires")
+        || (lower.contains("tool")
+            && (lower.contains("not supported") || lower.contains("unsupported")))
 }
 
 /// The human part of an error body: `{"error": "..."}`, `{"error": {"message": "..."}}`, or the text.

@@ -4,14 +4,17 @@
 //! name one), resolves the provider and model for an agent, and reports each
 //! provider's status for Settings.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
+use super::probe;
+use super::profile::ModelProfile;
 use super::resilience::{
     Breaker, BreakerConfig, BreakerStatus, Resilient, RetryPolicy, DEFAULT_STALL_TIMEOUT,
 };
@@ -70,6 +73,29 @@ pub struct ProviderHub {
     breaker_config: BreakerConfig,
     stall: Duration,
     auto: Mutex<Option<(Instant, DefaultChoice)>>,
+    /// (provider, model) pairs being probed now, so one is not probed twice at once.
+    probing: Mutex<HashSet<(String, String)>>,
+    /// Probes started for a model met for the first time; aborted with the hub.
+    background: Mutex<tokio::task::JoinSet<()>>,
+}
+
+/// A model a provider offers, with what is known of it as an agent.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ModelEntry {
+    /// The provider config's name.
+    pub provider: String,
+    pub provider_kind: ProviderKind,
+    pub model: ModelInfo,
+    /// The stored verdict, if the model was probed or its provider told.
+    pub profile: Option<ModelProfile>,
+}
+
+/// Every provider's models with their verdicts (Settings → Models, `ensemble models list`).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ModelsOverview {
+    pub models: Vec<ModelEntry>,
+    /// Providers that could not list their models, with why.
+    pub unreachable: Vec<(String, ErrorPayload)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -93,6 +119,8 @@ impl ProviderHub {
             breaker_config: BreakerConfig::default(),
             stall: DEFAULT_STALL_TIMEOUT,
             auto: Mutex::new(None),
+            probing: Mutex::new(HashSet::new()),
+            background: Mutex::new(tokio::task::JoinSet::new()),
         }
     }
 
@@ -349,6 +377,116 @@ impl ProviderHub {
         let providers =
             futures::future::join_all(configs.iter().map(|c| self.status(c, &default))).await;
         Ok(ProvidersOverview { default, providers })
+    }
+
+    /// Runs the capability probe on a model (the agent's way of resolving:
+    /// the default provider and its model where none is named) and stores
+    /// its profile. Refused while the same model is being probed.
+    pub async fn probe_model(
+        &self,
+        provider: Option<&str>,
+        model: Option<&str>,
+        cancel: CancellationToken,
+    ) -> Result<ModelProfile> {
+        let resolved = self.resolve(provider, model).await?;
+        let key = (resolved.provider_name.clone(), resolved.model.clone());
+        if !lock(&self.probing).insert(key.clone()) {
+            return Err(CoreError::Conflict(format!(
+                "model '{}' of '{}' is being probed already",
+                key.1, key.0
+            )));
+        }
+        let result = probe::probe(
+            resolved.provider.as_ref(),
+            &resolved.provider_name,
+            &resolved.model,
+            &cancel,
+        )
+        .await;
+        lock(&self.probing).remove(&key);
+        let profile = result?;
+        self.core.save_model_profile(&profile)?;
+        tracing::info!(
+            provider = %profile.provider,
+            model = %profile.model,
+            verdict = %profile.verdict,
+            "model probed"
+        );
+        Ok(profile)
+    }
+
+    /// Probes a model in the background (first use of a model nothing is
+    /// known about); nothing happens if it is being probed already.
+    pub fn probe_in_background(self: &Arc<Self>, provider: &str, model: &str) {
+        if lock(&self.probing).contains(&(provider.to_string(), model.to_string())) {
+            return;
+        }
+        let (hub, provider, model) = (Arc::clone(self), provider.to_string(), model.to_string());
+        let mut set = lock(&self.background);
+        // Reap the probes that ended, so the set does not grow.
+        while set.try_join_next().is_some() {}
+        set.spawn(async move {
+            match hub
+                .probe_model(Some(&provider), Some(&model), CancellationToken::new())
+                .await
+            {
+                Ok(_) | Err(CoreError::Conflict(_)) => {}
+                Err(e) => {
+                    tracing::warn!(%provider, %model, error = %e, "background probe failed")
+                }
+            }
+        });
+    }
+
+    /// Every enabled provider's models with their stored profiles, listed in
+    /// parallel; a provider that does not answer is reported, not an error.
+    pub async fn models_overview(&self) -> Result<ModelsOverview> {
+        let configs: Vec<ProviderConfig> = self
+            .core
+            .list_providers()?
+            .into_iter()
+            .filter(|c| c.enabled)
+            .collect();
+        let listed = futures::future::join_all(configs.iter().map(|cfg| async move {
+            let models = match self.provider_for(cfg) {
+                Err(e) => Err(e.to_payload()),
+                Ok(p) => match tokio::time::timeout(HEALTH_TIMEOUT, p.list_models()).await {
+                    Ok(Ok(m)) => Ok(m),
+                    Ok(Err(e)) => Err(CoreError::from(e).to_payload()),
+                    Err(_) => Err(CoreError::from(ProviderError::Timeout {
+                        after: HEALTH_TIMEOUT,
+                    })
+                    .to_payload()),
+                },
+            };
+            (cfg, models)
+        }))
+        .await;
+        let profiles = self.core.model_profiles()?;
+        let mut out = ModelsOverview {
+            models: Vec::new(),
+            unreachable: Vec::new(),
+        };
+        for (cfg, models) in listed {
+            match models {
+                Err(e) => out.unreachable.push((cfg.name.clone(), e)),
+                Ok(models) => {
+                    for m in models {
+                        let profile = profiles
+                            .iter()
+                            .find(|p| p.provider == cfg.name && p.model == m.name)
+                            .cloned();
+                        out.models.push(ModelEntry {
+                            provider: cfg.name.clone(),
+                            provider_kind: cfg.kind,
+                            model: m,
+                            profile,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Stores a provider's API key (keyring or private file) and records its name.

@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use super::framing::{body_stream, lines};
 use super::http;
 use super::{
-    ChatRequest, EventStream, FinishReason, Message, ModelInfo, Provider, ProviderError,
-    ProviderKind, PullProgress, Role, StreamEvent, ToolCall, Usage,
+    ChatRequest, EventStream, FinishReason, Message, ModelFacts, ModelInfo, Provider,
+    ProviderError, ProviderKind, PullProgress, Role, StreamEvent, ToolCall, Usage,
 };
 
 pub struct OllamaProvider {
@@ -149,6 +149,9 @@ pub fn chat_body(req: &ChatRequest) -> Result<serde_json::Value, ProviderError> 
     if let Some(n) = req.max_tokens {
         options = options.num_predict(i32::try_from(n).unwrap_or(i32::MAX));
     }
+    if !req.stop.is_empty() {
+        options = options.stop(req.stop.clone());
+    }
     r = r.options(options);
     let mut body = serde_json::to_value(&r)
         .map_err(|e| ProviderError::bad(format!("cannot encode the request: {e}")))?;
@@ -196,6 +199,8 @@ fn line_events(
             out.push(StreamEvent::Usage(Usage {
                 input_tokens: f.prompt_eval_count,
                 output_tokens: f.eval_count,
+                // Ollama counts only the prompt tokens it evaluated.
+                cached_input_tokens: 0,
             }));
         }
         let reason = match value.get("done_reason").and_then(|r| r.as_str()) {
@@ -207,6 +212,31 @@ fn line_events(
         out.push(StreamEvent::Finish(reason));
     }
     Ok(out)
+}
+
+/// Reads an `/api/show` answer; what it does not say stays `None`.
+pub fn show_facts(body: &str) -> ModelFacts {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+        return ModelFacts::default();
+    };
+    let tools = v
+        .get("capabilities")
+        .and_then(|c| c.as_array())
+        .map(|caps| caps.iter().any(|c| c.as_str() == Some("tools")));
+    let info = v.get("model_info").and_then(|i| i.as_object());
+    let context_length = info.and_then(|info| {
+        let arch = info.get("general.architecture")?.as_str()?;
+        info.get(&format!("{arch}.context_length"))?.as_u64()
+    });
+    let chat_template = v
+        .get("template")
+        .and_then(|t| t.as_str())
+        .map(|t| !t.trim().is_empty() && t.trim() != "{{ .Prompt }}");
+    ModelFacts {
+        tools,
+        context_length,
+        chat_template,
+    }
 }
 
 fn clip(s: &str) -> String {
@@ -237,6 +267,25 @@ impl Provider for OllamaProvider {
                 details: None,
             })
             .collect())
+    }
+
+    /// `/api/show`: `capabilities` lists `tools` only for models that take
+    /// native tool calls; `model_info` holds `<architecture>.context_length`.
+    async fn model_facts(&self, model: &str) -> Result<ModelFacts, ProviderError> {
+        let url = format!("{}/api/show", self.base_url);
+        let res = http::send(
+            self.http
+                .post(&url)
+                .json(&serde_json::json!({ "model": model })),
+            &self.base_url,
+            model,
+        )
+        .await?;
+        let body = res
+            .text()
+            .await
+            .map_err(|e| http::transport_error(&self.base_url, &e))?;
+        Ok(show_facts(&body))
     }
 
     async fn chat(

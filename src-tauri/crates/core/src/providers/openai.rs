@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 use super::framing::{self, SseEvent};
 use super::http;
 use super::types::{
-    ChatRequest, EventStream, FinishReason, Message, ModelInfo, Provider, ProviderError, Role,
-    StreamEvent, ToolCall, Usage,
+    ChatRequest, EventStream, FinishReason, Message, ModelFacts, ModelInfo, Provider,
+    ProviderError, Role, StreamEvent, ToolCall, Usage,
 };
 use super::ProviderKind;
 
@@ -98,6 +98,33 @@ impl Provider for OpenAiProvider {
             .collect())
     }
 
+    /// The context window from `/models` where the server says it (vLLM's
+    /// `max_model_len`, llama.cpp's `meta.n_ctx_train`); the OpenAI API has
+    /// no word on tool support, so that is left to the probe.
+    async fn model_facts(&self, model: &str) -> Result<ModelFacts, ProviderError> {
+        let url = format!("{}/models", self.base_url);
+        let res = http::send(self.authorized(self.client.get(&url)), &url, "")
+            .await
+            .map_err(|e| no_models_endpoint(e, &url))?;
+        let body = res
+            .text()
+            .await
+            .map_err(|e| http::transport_error(&url, &e))?;
+        let list: ModelList = serde_json::from_str(&body).map_err(|e| {
+            ProviderError::bad(format!(
+                "the model list from {url} is not what the OpenAI API sends: {e}"
+            ))
+        })?;
+        let entry = list.data.into_iter().find(|m| m.id == model);
+        Ok(ModelFacts {
+            context_length: entry.and_then(|m| {
+                m.max_model_len
+                    .or_else(|| m.meta.and_then(|meta| meta.n_ctx_train))
+            }),
+            ..ModelFacts::default()
+        })
+    }
+
     async fn chat(
         &self,
         request: ChatRequest,
@@ -152,6 +179,18 @@ struct ModelList {
 #[derive(Deserialize)]
 struct ModelEntry {
     id: String,
+    /// vLLM: the context window it serves the model with.
+    #[serde(default)]
+    max_model_len: Option<u64>,
+    /// llama.cpp's server: facts from the GGUF.
+    #[serde(default)]
+    meta: Option<ModelMeta>,
+}
+
+#[derive(Deserialize)]
+struct ModelMeta {
+    #[serde(default)]
+    n_ctx_train: Option<u64>,
 }
 
 fn request_body(request: &ChatRequest) -> Value {
@@ -184,6 +223,10 @@ fn request_body(request: &ChatRequest) -> Value {
     }
     if let Some(m) = request.max_tokens {
         body["max_tokens"] = json!(m);
+    }
+    if !request.stop.is_empty() {
+        // The OpenAI API takes at most four.
+        body["stop"] = json!(request.stop.iter().take(4).collect::<Vec<_>>());
     }
     body
 }
@@ -405,9 +448,15 @@ impl OpenAiDecoder {
             }
         }
         if let Some(u) = chunk.usage {
+            let cached = u
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .or_else(|| chunk.timings.and_then(|t| t.cache_n))
+                .unwrap_or(0);
             out.push(StreamEvent::Usage(Usage {
                 input_tokens: u.prompt_tokens.unwrap_or(0),
                 output_tokens: u.completion_tokens.unwrap_or(0),
+                cached_input_tokens: cached,
             }));
         }
     }
@@ -510,6 +559,15 @@ fn stream_error(err: &Value, model: &str) -> ProviderError {
 struct Chunk {
     choices: Option<Vec<Choice>>,
     usage: Option<ChunkUsage>,
+    /// llama.cpp's server: `cache_n` prompt tokens came from its cache.
+    #[serde(default)]
+    timings: Option<Timings>,
+}
+
+#[derive(Deserialize)]
+struct Timings {
+    #[serde(default)]
+    cache_n: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -541,6 +599,15 @@ struct FunctionChunk {
 struct ChunkUsage {
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
+    /// OpenAI and vLLM: `cached_tokens` of the prompt came from the cache.
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+}
+
+#[derive(Deserialize)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
 }
 
 #[cfg(test)]

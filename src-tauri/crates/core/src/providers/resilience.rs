@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 use ts_rs::TS;
 
 use super::{
-    ChatRequest, EventStream, ModelInfo, Provider, ProviderError, ProviderKind, PullProgress,
-    StreamEvent,
+    ChatRequest, EventStream, ModelFacts, ModelInfo, Provider, ProviderError, ProviderKind,
+    PullProgress, StreamEvent,
 };
 
 /// How often and how patiently to retry a call that failed before its first token.
@@ -345,6 +345,10 @@ impl Provider for Resilient {
 
     fn supports_tools(&self) -> bool {
         self.inner.supports_tools()
+    }
+
+    async fn model_facts(&self, model: &str) -> Result<ModelFacts, ProviderError> {
+        self.inner.model_facts(model).await
     }
 
     async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError> {

@@ -12,8 +12,8 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    ChatRequest, EventStream, FinishReason, ModelInfo, Provider, ProviderError, ProviderKind,
-    StreamEvent, ToolCall, Usage,
+    ChatRequest, EventStream, FinishReason, ModelFacts, ModelInfo, Provider, ProviderError,
+    ProviderKind, StreamEvent, ToolCall, Usage,
 };
 
 /// One step of a scripted reply.
@@ -43,6 +43,7 @@ impl Reply {
         steps.push(Step::Event(StreamEvent::Usage(Usage {
             input_tokens: 10,
             output_tokens: text.split_whitespace().count() as u64,
+            cached_input_tokens: 0,
         })));
         steps.push(Step::Event(StreamEvent::Finish(FinishReason::Stop)));
         Reply::Steps(steps)
@@ -186,6 +187,15 @@ impl Provider for ScriptedProvider {
 
     fn supports_tools(&self) -> bool {
         self.tools
+    }
+
+    /// A script knows what it plays: native tool calls exactly when it was
+    /// built with them.
+    async fn model_facts(&self, _model: &str) -> Result<ModelFacts, ProviderError> {
+        Ok(ModelFacts {
+            tools: Some(self.tools),
+            ..ModelFacts::default()
+        })
     }
 
     async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError> {

@@ -100,6 +100,13 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
+    /// Fixes the sampler's randomness (a retry asks for a different one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u32>,
+    /// Text that ends the answer where it appears (not included), for
+    /// providers that take stop sequences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -108,6 +115,11 @@ pub struct Usage {
     pub input_tokens: u64,
     #[ts(type = "number")]
     pub output_tokens: u64,
+    /// Input tokens the provider did not evaluate again (its prompt cache
+    /// held them from an earlier request); part of `input_tokens`.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub cached_input_tokens: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -121,6 +133,9 @@ pub enum FinishReason {
     ToolCalls,
     /// The provider filtered the output.
     ContentFilter,
+    /// The model started repeating the same block over and over and was
+    /// stopped (the embedded engine notices this).
+    Repetition,
     /// Anything else the provider reported.
     Other(String),
 }
@@ -154,6 +169,19 @@ pub struct ModelInfo {
     pub size_bytes: Option<u64>,
     /// Family, parameter size, quantisation… as the provider reports it.
     pub details: Option<String>,
+}
+
+/// What a provider says about a model without running it (Ollama's
+/// `/api/show`, a GGUF's metadata). `None` where it does not say.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelFacts {
+    /// Whether the model takes native tool calls (Ollama lists `tools` in
+    /// its `capabilities` only for models that do).
+    pub tools: Option<bool>,
+    /// The context window the model was trained for, in tokens.
+    pub context_length: Option<u64>,
+    /// Whether the model brings a chat template (a base model has none).
+    pub chat_template: Option<bool>,
 }
 
 /// Progress of a model download (Ollama pull).
@@ -194,6 +222,11 @@ pub enum ProviderError {
     Unavailable { detail: String },
     #[error("the stream broke off: {detail}")]
     Interrupted { detail: String },
+    /// The provider refused a request with `tools` for this model (Ollama's
+    /// 400 "… does not support tools", an OpenAI-compatible server without
+    /// tool calling): the caller can ask for JSON steps instead.
+    #[error("model '{model}' does not support tool calls here: {detail}")]
+    ToolsUnsupported { model: String, detail: String },
 }
 
 /// A duration for people: "300 s", or "0.25 s" below a second.
@@ -226,6 +259,7 @@ impl ProviderError {
             Self::CircuitOpen { .. } => "CIRCUIT_OPEN",
             Self::Unavailable { .. } => "PROVIDER_UNAVAILABLE",
             Self::Interrupted { .. } => "STREAM_INTERRUPTED",
+            Self::ToolsUnsupported { .. } => "TOOLS_UNSUPPORTED",
         }
     }
 
@@ -262,6 +296,13 @@ pub trait Provider: Send + Sync {
     }
 
     async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError>;
+
+    /// What the provider says about `model` without running it; by default
+    /// nothing. Cheap (no generation): the agent runtime asks it the first
+    /// time it meets a model.
+    async fn model_facts(&self, _model: &str) -> Result<ModelFacts, ProviderError> {
+        Ok(ModelFacts::default())
+    }
 
     /// Answers when the provider is usable right now.
     async fn health(&self) -> Result<(), ProviderError> {

@@ -71,6 +71,7 @@ pub(crate) async fn act(
                 thought: thought.clone(),
                 action: Some(action.clone()),
                 tokens_in: usage.input_tokens,
+                tokens_cached: usage.cached_input_tokens,
                 tokens_out: usage.output_tokens,
                 duration_ms: ms,
                 ..Default::default()
@@ -326,6 +327,7 @@ pub(crate) async fn finish(
                 is_final: !gated,
                 final_answer: Some(answer.clone()),
                 tokens_in: usage.input_tokens,
+                tokens_cached: usage.cached_input_tokens,
                 tokens_out: usage.output_tokens,
                 duration_ms: ms,
                 ..Default::default()

@@ -79,12 +79,27 @@ pub fn task_message(input: &PromptInput<'_>) -> String {
     s
 }
 
-/// The full conversation, with recorded steps replayed.
+/// The tool the JSON-step example shows: one the task requires, else the
+/// agent's first tool that has a worked example.
+fn example_tool<'a>(input: &PromptInput<'a>) -> Option<&'a crate::tools::ToolDef> {
+    let task = input.task;
+    let text = format!("{} {}", task.title, task.objective);
+    let required = input
+        .tools
+        .iter()
+        .filter(|t| task.required_capabilities.contains(&t.name) && step::has_example(&t.name))
+        .min_by_key(|t| text.find(&t.name).unwrap_or(usize::MAX));
+    required.or_else(|| input.tools.iter().find(|t| step::has_example(&t.name)))
+}
+
+/// The full conversation, with recorded steps replayed. In JSON steps a
+/// worked exchange on another task comes before the task itself.
 pub fn messages(input: &PromptInput<'_>) -> Vec<Message> {
-    let mut out = vec![
-        Message::system(system(input)),
-        Message::user(task_message(input)),
-    ];
+    let mut out = vec![Message::system(system(input))];
+    if input.json_steps {
+        out.extend(step::example_messages(example_tool(input)));
+    }
+    out.push(Message::user(task_message(input)));
     for st in input.steps {
         match (&st.action, input.json_steps) {
             (Some(action), true) => {
@@ -96,9 +111,10 @@ pub fn messages(input: &PromptInput<'_>) -> Vec<Message> {
                 });
                 out.push(Message::assistant(rendered));
                 if let Some(obs) = &st.observation {
-                    out.push(Message::user(format!(
-                        "Observation from {}:\n{obs}\n\nIf this answers the task, reply with action \"finish\" and the answer taken from it; otherwise take another step.",
-                        action.tool
+                    out.push(Message::user(step::observation_message(
+                        &action.tool,
+                        obs,
+                        input.task.title.trim(),
                     )));
                 }
             }

@@ -48,8 +48,8 @@ fn schema_with(tools: &[ToolDef], finish: bool) -> Value {
                 // before it talks itself into an answer.
                 "properties": {
                     "action": { "const": t.name },
-                    "arguments": t.parameters,
-                    "thought": { "type": "string" },
+                    "arguments": bounded(&required_only(&t.parameters)),
+                    "thought": { "type": "string", "maxLength": THOUGHT_MAX },
                 },
                 "required": ["thought", "action", "arguments"],
                 "additionalProperties": false,
@@ -65,14 +65,140 @@ fn schema_with(tools: &[ToolDef], finish: bool) -> Value {
     json!({ "anyOf": variants })
 }
 
+/// Longest `thought` a step may carry, in characters.
+pub const THOUGHT_MAX: u64 = 300;
+/// Longest final `answer`.
+pub const ANSWER_MAX: u64 = 1500;
+/// Longest string argument whose tool sets no bound of its own.
+pub const ARGUMENT_MAX: u64 = 1000;
+/// llama.cpp's grammar builder fails on repetition bounds of about 2000 and
+/// more, so no bound in a step schema goes above this.
+const BOUND_CEILING: u64 = 1500;
+
+/// A tool's argument schema with only its required arguments, when it has
+/// any. Small models fill every optional field they are offered — a `body`
+/// for a GET, junk on `stdin` — and the call then fails; the optional ones
+/// keep their defaults. (`sql_query`'s optional `params` is also a schema
+/// llama.cpp's grammar builder refuses.) The tool's own schema still checks
+/// the arguments.
+pub fn required_only(schema: &Value) -> Value {
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return schema.clone();
+    };
+    if required.is_empty() {
+        return schema.clone();
+    }
+    let mut out = schema.clone();
+    let kept: serde_json::Map<String, Value> = props
+        .iter()
+        .filter(|(k, _)| required.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    out["properties"] = Value::Object(kept);
+    out["additionalProperties"] = Value::Bool(false);
+    out
+}
+
+/// `schema` with every plain string bounded (`maxLength`): the step's
+/// grammar then cannot let a model that repeats itself run on to the token
+/// limit inside one argument. A tool's own bound is kept (up to the
+/// grammar's ceiling); strings already limited otherwise (enum, const,
+/// pattern, format) are left alone. The tool's own schema still checks the
+/// arguments afterwards.
+pub fn bounded(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => {
+            let mut out = serde_json::Map::with_capacity(map.len() + 1);
+            for (k, v) in map {
+                let v = match k.as_str() {
+                    // Keywords whose values are schemas, or maps / lists of them.
+                    "properties" | "patternProperties" | "$defs" | "definitions" => match v {
+                        Value::Object(props) => Value::Object(
+                            props.iter().map(|(n, s)| (n.clone(), bounded(s))).collect(),
+                        ),
+                        other => other.clone(),
+                    },
+                    "items" | "additionalProperties" | "not" | "contains" => bounded(v),
+                    "anyOf" | "oneOf" | "allOf" | "prefixItems" => match v {
+                        Value::Array(list) => Value::Array(list.iter().map(bounded).collect()),
+                        other => other.clone(),
+                    },
+                    _ => v.clone(),
+                };
+                out.insert(k.clone(), v);
+            }
+            let plain_string = map.get("type").and_then(Value::as_str) == Some("string")
+                && !["enum", "const", "pattern", "format"]
+                    .iter()
+                    .any(|k| map.contains_key(*k));
+            if plain_string {
+                let bound = map
+                    .get("maxLength")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(ARGUMENT_MAX)
+                    .min(BOUND_CEILING);
+                out.insert("maxLength".into(), json!(bound));
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+/// Tokens to allow for one JSON step under `schema`: its bounded strings
+/// (at about three characters a token, JSON escapes included) plus room
+/// for the structure, between 128 and 1024.
+pub fn max_tokens(schema: &Value) -> u32 {
+    let chars = longest_text(schema);
+    u32::try_from(64 + chars / 3)
+        .unwrap_or(u32::MAX)
+        .clamp(128, 1024)
+}
+
+/// The most characters of string content an instance of `schema` can hold
+/// (alternatives: the longest one; unbounded strings count ARGUMENT_MAX).
+fn longest_text(schema: &Value) -> u64 {
+    let Some(map) = schema.as_object() else {
+        return 0;
+    };
+    if let Some(list) = map
+        .get("anyOf")
+        .or_else(|| map.get("oneOf"))
+        .and_then(Value::as_array)
+    {
+        return list.iter().map(longest_text).max().unwrap_or(0);
+    }
+    let mut n = 0;
+    if map.get("type").and_then(Value::as_str) == Some("string") {
+        n += map
+            .get("maxLength")
+            .and_then(Value::as_u64)
+            .unwrap_or(ARGUMENT_MAX)
+            .min(BOUND_CEILING);
+    }
+    if let Some(props) = map.get("properties").and_then(Value::as_object) {
+        n += props.values().map(|p| 8 + longest_text(p)).sum::<u64>();
+    }
+    if let Some(items) = map.get("items") {
+        // Arrays: count a few items' worth.
+        n += 4 * longest_text(items);
+    }
+    n
+}
+
 fn finish_variant() -> Value {
     json!({
         "type": "object",
         "properties": {
             "action": { "const": FINISH },
-            "answer": { "type": "string" },
+            "answer": { "type": "string", "maxLength": ANSWER_MAX },
             "confidence": { "type": "number", "minimum": 0, "maximum": 1 },
-            "thought": { "type": "string" },
+            "thought": { "type": "string", "maxLength": THOUGHT_MAX },
         },
         "required": ["thought", "action", "answer", "confidence"],
         "additionalProperties": false,
@@ -80,20 +206,23 @@ fn finish_variant() -> Value {
 }
 
 /// How the step format is explained to the model (with the schema enforced
-/// anyway where the provider can).
+/// anyway where the provider can). Small base models copy what they are
+/// shown: shown `"thought": "<why>"` the default model wrote exactly that,
+/// and shown an example call inline it ran the example's program instead of
+/// the task's. So the format is described in words here, and shown as a
+/// worked exchange on another task ([`example_messages`]) before the real one.
 pub fn instructions(tools: &[ToolDef]) -> String {
     let mut s = String::from(
-        "Work step by step. Answer every turn with ONE JSON object and nothing else:\n\
-         - to use a tool: {\"action\": \"<tool name>\", \"arguments\": {…}, \"thought\": \"<why this tool>\"}\n\
-         - when you have the final answer: {\"action\": \"finish\", \"answer\": ANSWER, \"confidence\": <0.0-1.0>, \"thought\": \"<why>\"}\n\
-         where ANSWER is a JSON string holding your whole answer to the task itself, written out in full.\n\
+        "Work step by step. Reply to every turn with ONE JSON object and nothing else. \
+         Its \"action\" is the name of a tool, with the tool's \"arguments\", or \"finish\", with your whole \
+         \"answer\" to the task and a \"confidence\" from 0 to 1; its \"thought\" says why in a few words. \
          After a tool runs you get its result as an observation. When the task asks for a tool, use it before you finish, \
          and base the answer on its result.\n",
     );
     if tools.is_empty() {
         s.push_str("You have no tools: answer with action \"finish\".\n");
     } else {
-        s.push_str("Tools:\n");
+        s.push_str("An example exchange on another task comes first; then comes yours.\nTools:\n");
         for t in tools {
             s.push_str(&format!(
                 "- {}: {} Arguments schema: {}\n",
@@ -102,6 +231,164 @@ pub fn instructions(tools: &[ToolDef]) -> String {
         }
     }
     s
+}
+
+/// The observation a tool's result is given back as (JSON steps), with the
+/// task said again after it: a small model answers from what it read last,
+/// and with the task far above the observation it answered something else
+/// (the address it fetched instead of the phone number on the page).
+pub fn observation_message(tool: &str, observation: &str, task: &str) -> String {
+    format!(
+        "Observation from {tool}:\n{observation}\n\nThe task: {task}\nIf the observation answers it, reply with action \"finish\" and the answer taken from the observation; otherwise take the next step."
+    )
+}
+
+/// A worked example for one built-in tool: the task, the call, what the
+/// tool answered, and the final answer.
+struct Worked {
+    task: &'static str,
+    arguments: fn() -> Value,
+    thought: &'static str,
+    observation: &'static str,
+    answer: &'static str,
+    because: &'static str,
+}
+
+fn worked(tool: &str) -> Option<Worked> {
+    // Each example takes what the call needs from the task's own words (the
+    // numbers, the address, the fact), so that is what a model copies.
+    Some(match tool {
+        "code_run" => Worked {
+            task: "What is 6 times 7? Use code_run to run the program `print(6 * 7)`, then give the result.",
+            arguments: || json!({"language": "python", "code": "print(6 * 7)"}),
+            thought: "I compute 6 times 7 with Python.",
+            observation: "exit code 0\nstdout:\n42\n",
+            answer: "6 times 7 is 42.",
+            because: "The program printed 42.",
+        },
+        "web_fetch" => Worked {
+            task: "How much is the soup? Read http://localhost:8080/menu.html with web_fetch.",
+            arguments: || json!({"url": "http://localhost:8080/menu.html"}),
+            thought: "The menu page has the prices.",
+            observation: "Menu\nTomato soup: 4 euros. Bread: 2 euros.",
+            answer: "The soup is 4 euros.",
+            because: "The menu says tomato soup is 4 euros.",
+        },
+        "sql_query" => Worked {
+            task: "How many invoices are in the sales database? Use sql_query.",
+            arguments: || json!({"database": "sales", "query": "SELECT count(*) FROM invoices"}),
+            thought: "I count the rows of the invoices table.",
+            observation: "count(*)\n12",
+            answer: "There are 12 invoices.",
+            because: "The query returned 12.",
+        },
+        "remember" => Worked {
+            task: "Remember this for the team with the remember tool: the office opens at nine.",
+            arguments: || json!({"content": "The office opens at nine."}),
+            thought: "I save the fact for the team.",
+            observation: "Remembered.",
+            answer: "Noted: the office opens at nine.",
+            because: "The fact is saved.",
+        },
+        _ => return None,
+    })
+}
+
+/// A worked exchange on another task, shown before the real one in JSON
+/// steps: with `tool` (one of the built-in tools), a call, its observation
+/// and the answer; without one, none. A small model learns the
+/// format from it, and — the example being about something else — takes
+/// the content from its own task.
+pub fn example_messages(tool: Option<&ToolDef>) -> Vec<crate::providers::Message> {
+    use crate::providers::Message;
+    let finish = |answer: &str, because: &str| {
+        json!({"action": FINISH, "answer": answer, "confidence": 0.9, "thought": because})
+            .to_string()
+    };
+    match tool.and_then(|t| worked(&t.name).map(|w| (t, w))) {
+        Some((t, w)) => vec![
+            Message::user(format!("Task (an example): {}\n", w.task)),
+            Message::assistant(
+                json!({"action": t.name, "arguments": (w.arguments)(), "thought": w.thought})
+                    .to_string(),
+            ),
+            Message::user(observation_message(&t.name, w.observation, w.task)),
+            Message::assistant(finish(w.answer, w.because)),
+        ],
+        // Without a tool the grammar leaves nothing to choose but the
+        // answer itself, and an example answer only got copied.
+        None => Vec::new(),
+    }
+}
+
+/// Whether a tool has a worked example.
+pub fn has_example(tool: &str) -> bool {
+    worked(tool).is_some()
+}
+
+/// Arguments for the example step of a tool: a plausible call of the
+/// built-in tools, otherwise values made up from the schema.
+pub fn example_arguments(tool: &ToolDef) -> Value {
+    match worked(&tool.name) {
+        Some(w) => (w.arguments)(),
+        None => example_value(&tool.parameters, 0),
+    }
+}
+
+/// A value of `schema` made up for an example: its own example or default
+/// where it has one, the first choice of an enum, else a short value of the
+/// type.
+fn example_value(schema: &Value, depth: usize) -> Value {
+    let Some(map) = schema.as_object() else {
+        return json!("example");
+    };
+    for key in ["examples", "default", "const"] {
+        if let Some(v) = map.get(key) {
+            return match v {
+                Value::Array(list) if key == "examples" => {
+                    list.first().cloned().unwrap_or(Value::Null)
+                }
+                other => other.clone(),
+            };
+        }
+    }
+    if let Some(first) = map
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|l| l.first())
+    {
+        return first.clone();
+    }
+    if depth > 4 {
+        return Value::Null;
+    }
+    match map.get("type").and_then(Value::as_str) {
+        Some("object") => {
+            let required: Vec<&str> = map
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let mut out = serde_json::Map::new();
+            if let Some(props) = map.get("properties").and_then(Value::as_object) {
+                for (name, prop) in props {
+                    if required.is_empty() || required.contains(&name.as_str()) {
+                        out.insert(name.clone(), example_value(prop, depth + 1));
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Some("array") => json!([example_value(
+            map.get("items").unwrap_or(&Value::Null),
+            depth + 1
+        )]),
+        Some("integer") => json!(3),
+        Some("number") => json!(2.5),
+        Some("boolean") => json!(true),
+        Some("null") => Value::Null,
+        _ => json!("example"),
+    }
 }
 
 /// Extracts the first JSON object from model text (models sometimes wrap it
@@ -186,6 +473,64 @@ pub fn parse(text: &str, call_id: &str) -> Result<Step, String> {
     })
 }
 
+/// A tool call a model wrote as text instead of calling it natively:
+/// Qwen / Hermes `<tool_call>{"name": …, "arguments": …}</tool_call>`,
+/// Mistral `[TOOL_CALLS] [{…}]`, or a bare JSON object (fenced or not) that
+/// names one of `tools` under `name`, `tool`, `action` or `function` with
+/// its arguments under `arguments`, `parameters`, `args` or `input`
+/// (arguments given as a JSON string are parsed). Only a known tool counts:
+/// an answer that merely contains some JSON stays an answer.
+pub fn text_tool_call(text: &str, tools: &[&str]) -> Option<(String, Value)> {
+    let t = text.trim();
+    let body = if let Some(start) = t.find("<tool_call>") {
+        let rest = &t[start + "<tool_call>".len()..];
+        rest.split("</tool_call>").next().unwrap_or(rest)
+    } else if let Some(start) = t.find("[TOOL_CALLS]") {
+        &t[start + "[TOOL_CALLS]".len()..]
+    } else {
+        t
+    };
+    let value = extract_json(body).or_else(|| {
+        // `[{...}]`: the first call of a list.
+        let start = body.find('[')?;
+        serde_json::from_str::<Value>(body[start..].trim())
+            .ok()?
+            .as_array()?
+            .first()
+            .cloned()
+    })?;
+    let value = match value {
+        Value::Array(list) => list.into_iter().next()?,
+        v => v,
+    };
+    let obj = value.as_object()?;
+    let (name, args) = if let Some(f) = obj.get("function").and_then(Value::as_object) {
+        (
+            f.get("name")?.as_str()?,
+            f.get("arguments").or_else(|| f.get("parameters")),
+        )
+    } else {
+        let name = ["name", "tool", "action", "function"]
+            .iter()
+            .find_map(|k| obj.get(*k).and_then(Value::as_str))?;
+        let args = ["arguments", "parameters", "args", "input"]
+            .iter()
+            .find_map(|k| obj.get(*k));
+        (name, args)
+    };
+    let name = name.trim();
+    if !tools.contains(&name) {
+        return None;
+    }
+    let args = match args {
+        None => json!({}),
+        Some(Value::String(s)) => serde_json::from_str(s).ok().filter(Value::is_object)?,
+        Some(v) if v.is_object() => v.clone(),
+        Some(_) => return None,
+    };
+    Some((name.to_string(), args))
+}
+
 /// The text a JSON step is replayed as in the conversation.
 pub fn render(step: &Step) -> String {
     match step {
@@ -237,6 +582,139 @@ mod tests {
         assert!(v.is_valid(
             &json!({"thought": "t", "action": "finish", "answer": "2", "confidence": 0.9})
         ));
+    }
+
+    #[test]
+    fn a_step_offers_only_the_required_arguments() {
+        let t = ToolDef {
+            parameters: json!({"type": "object", "properties": {
+                "url": {"type": "string"}, "body": {"type": ["string", "null"]}, "items": {"type": ["array", "null"], "items": true}
+            }, "required": ["url"]}),
+            ..tool("web")
+        };
+        let s = schema(&[t]);
+        let args = &s["anyOf"][0]["properties"]["arguments"];
+        assert_eq!(
+            args["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            ["url"]
+        );
+        assert_eq!(args["additionalProperties"], false);
+        // A tool whose arguments are all optional keeps them all.
+        let open = json!({"type": "object", "properties": {"q": {"type": "string"}}});
+        assert_eq!(required_only(&open), open);
+    }
+
+    #[test]
+    fn strings_in_a_step_are_bounded_for_the_grammar() {
+        let t = ToolDef {
+            parameters: json!({"type": "object", "properties": {
+                "code": {"type": "string"},
+                "lang": {"type": "string", "enum": ["python"]},
+                "note": {"type": "string", "maxLength": 20},
+                "huge": {"type": "string", "maxLength": 100000},
+                "tags": {"type": "array", "items": {"type": "string"}}
+            }, "required": ["code", "lang", "note", "huge", "tags"]}),
+            ..tool("t")
+        };
+        let s = schema(&[t]);
+        let args = &s["anyOf"][0]["properties"]["arguments"]["properties"];
+        assert_eq!(args["code"]["maxLength"], ARGUMENT_MAX);
+        assert!(args["lang"].get("maxLength").is_none());
+        assert_eq!(args["note"]["maxLength"], 20);
+        assert_eq!(args["huge"]["maxLength"], 1500);
+        assert_eq!(args["tags"]["items"]["maxLength"], ARGUMENT_MAX);
+        assert_eq!(
+            s["anyOf"][0]["properties"]["thought"]["maxLength"],
+            THOUGHT_MAX
+        );
+        assert_eq!(
+            s["anyOf"][1]["properties"]["answer"]["maxLength"],
+            ANSWER_MAX
+        );
+        // The cap follows the bounds, within limits.
+        let finish_only = schema(&[]);
+        let n = max_tokens(&finish_only);
+        assert!((500..=800).contains(&n), "{n}");
+        assert_eq!(max_tokens(&json!({"type": "object"})), 128);
+    }
+
+    #[test]
+    fn the_format_is_shown_as_a_worked_exchange_not_placeholders() {
+        let code = ToolDef {
+            name: "code_run".into(),
+            ..tool("x")
+        };
+        let text = instructions(std::slice::from_ref(&code));
+        assert!(!text.contains('<'), "{text}");
+        assert!(text.contains("- code_run: d"), "{text}");
+        let ex = example_messages(Some(&code));
+        assert_eq!(ex.len(), 4);
+        assert!(ex[0]
+            .content
+            .starts_with("Task (an example): What is 6 times 7?"));
+        let call: Value = serde_json::from_str(&ex[1].content).unwrap();
+        assert_eq!(call["arguments"]["code"], "print(6 * 7)");
+        assert!(ex[2].content.starts_with("Observation from code_run:"));
+        let done: Value = serde_json::from_str(&ex[3].content).unwrap();
+        assert_eq!(done["action"], "finish");
+        // Every step of the example is valid under the step schema.
+        let v = jsonschema::validator_for(&schema(std::slice::from_ref(&code))).unwrap();
+        assert!(v.is_valid(&done), "{done}");
+        // No example for an unknown tool, nor without tools.
+        assert!(example_messages(Some(&tool("mcp__thing"))).is_empty());
+        assert!(example_messages(None).is_empty());
+        assert!(instructions(&[]).contains("no tools"));
+        let made_up = example_arguments(&ToolDef {
+            parameters: json!({"type": "object", "properties": {
+                "n": {"type": "integer"}, "mode": {"enum": ["fast", "slow"]}, "opt": {"type": "string"}
+            }, "required": ["n", "mode"]}),
+            ..tool("mcp__thing")
+        });
+        assert_eq!(made_up, json!({"n": 3, "mode": "fast"}));
+    }
+
+    #[test]
+    fn tool_calls_written_as_text_are_recognised_only_for_known_tools() {
+        let tools = ["get_weather", "code_run"];
+        let qwen = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+        assert_eq!(
+            text_tool_call(qwen, &tools),
+            Some(("get_weather".into(), json!({"city": "Paris"})))
+        );
+        let bare =
+            "```json\n{\"name\": \"code_run\", \"parameters\": {\"code\": \"print(1)\"}}\n```";
+        assert_eq!(
+            text_tool_call(bare, &tools).map(|c| c.1),
+            Some(json!({"code": "print(1)"}))
+        );
+        let openai = r#"{"type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}}"#;
+        assert_eq!(
+            text_tool_call(openai, &tools).map(|c| c.1),
+            Some(json!({"city": "Oslo"}))
+        );
+        let mistral = r#"[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Rome"}}]"#;
+        assert_eq!(
+            text_tool_call(mistral, &tools).map(|c| c.1),
+            Some(json!({"city": "Rome"}))
+        );
+        // Not a tool call: an unknown name, JSON that is the answer, prose.
+        assert_eq!(
+            text_tool_call(r#"{"name": "delete_all", "arguments": {}}"#, &tools),
+            None
+        );
+        assert_eq!(
+            text_tool_call(r#"{"name": "Ada", "age": 36}"#, &tools),
+            None
+        );
+        assert_eq!(text_tool_call("It is sunny in Paris.", &tools), None);
+        assert_eq!(
+            text_tool_call(r#"{"name": "code_run", "arguments": 5}"#, &tools),
+            None
+        );
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "crew_runs",
         sql: include_str!("../../migrations/0004_crew_runs.sql"),
     },
+    Migration {
+        version: 5,
+        name: "model_profiles",
+        sql: include_str!("../../migrations/0005_model_profiles.sql"),
+    },
 ];
 
 /// The schema version this build migrates to.

@@ -240,6 +240,17 @@ impl Tool for CodeRun {
         };
         std::fs::write(work.path().join(file), &a.code)
             .map_err(|e| ToolError::Failed(format!("cannot write the program: {e}")))?;
+        // Python runs through a small runner that, like a notebook or the
+        // REPL, prints the value of a last bare expression: small models
+        // often write `17 * 23` and no print, and then read nothing back.
+        let entry = match a.language {
+            Language::Python => {
+                std::fs::write(work.path().join(PY_RUNNER_FILE), PY_RUNNER)
+                    .map_err(|e| ToolError::Failed(format!("cannot write the program: {e}")))?;
+                PY_RUNNER_FILE
+            }
+            Language::Javascript => file,
+        };
 
         let mut cmd = tokio::process::Command::new("prlimit");
         cmd.arg(format!("--data={MEMORY_LIMIT_BYTES}"))
@@ -262,7 +273,7 @@ impl Tool for CodeRun {
             // fails with a clear message instead of a crash.
             cmd.arg("--max-old-space-size=96");
         }
-        cmd.arg(script_dir.join(file))
+        cmd.arg(script_dir.join(entry))
             .current_dir(work.path())
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -278,6 +289,33 @@ impl Tool for CodeRun {
         Ok(report(&finished, bwrap.is_some()))
     }
 }
+
+const PY_RUNNER_FILE: &str = "_run.py";
+/// Runs main.py; a last statement that is an expression has its value
+/// printed (unless None). Errors read as if main.py had run by itself.
+const PY_RUNNER: &str = r#"import ast, sys, traceback
+src = open("main.py", encoding="utf-8").read()
+scope = {"__name__": "__main__"}
+try:
+    tree = ast.parse(src, "main.py")
+    last = tree.body[-1] if tree.body else None
+    if isinstance(last, ast.Expr):
+        exec(compile(ast.Module(tree.body[:-1], type_ignores=[]), "main.py", "exec"), scope)
+        value = eval(compile(ast.Expression(last.value), "main.py", "eval"), scope)
+        if value is not None:
+            print(repr(value) if isinstance(value, str) else value)
+    else:
+        exec(compile(tree, "main.py", "exec"), scope)
+except SystemExit:
+    raise
+except SyntaxError as e:
+    traceback.print_exception(type(e), e, None)
+    sys.exit(1)
+except BaseException as e:
+    tb = e.__traceback__.tb_next if e.__traceback__ else None
+    traceback.print_exception(type(e), e, tb)
+    sys.exit(1)
+"#;
 
 /// bubblewrap's arguments: what the sandbox sees and may do.
 fn sandbox_args(work: &Path) -> Vec<String> {

@@ -219,11 +219,12 @@ impl Env {
     }
 }
 
-/// The task title a request is about ("Task: …" in the first user message).
+/// The task title a request is about ("Task: …" opens the task's message;
+/// in JSON steps a worked example's "Task (an example): …" comes first).
 pub fn task_title(req: &ChatRequest) -> String {
     req.messages
         .iter()
-        .find(|m| m.role == Role::User)
+        .find(|m| m.role == Role::User && m.content.starts_with("Task: "))
         .and_then(|m| m.content.lines().next())
         .and_then(|l| l.strip_prefix("Task: "))
         .unwrap_or("")

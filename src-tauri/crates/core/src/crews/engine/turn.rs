@@ -129,9 +129,12 @@ pub(crate) async fn ask(
             model: resolved.model.clone(),
             messages: messages.clone(),
             tools: Vec::new(),
-            json_schema: Some(schema.clone()),
+            // Bounded strings: a looping model cannot fill a plan's field
+            // until the token limit.
+            json_schema: Some(crate::runtime::step::bounded(&schema)),
             temperature: Some((agent.temperature as f32).min(0.3)),
             max_tokens: Some(left.unwrap_or(MAX_TURN_TOKENS).clamp(16, MAX_TURN_TOKENS) as u32),
+            ..Default::default()
         };
         let call = async {
             let stream = resolved.provider.chat(request, ctx.cancel.clone()).await?;
