@@ -164,6 +164,21 @@ def run_target(name, suite, binary, site, provider, env_extra, timeout, model):
         if t["depends_on"]:
             args += ["--depends-on", ids[t["depends_on"]]]
         ids[t["id"]] = json.loads(e(*args).stdout)["id"]
+    probe = None
+    chat = None
+    if provider and provider.get("probe"):
+        # What a user's Settings -> Models "Probe" does first: the verdict
+        # (native tools or JSON steps) the runtime then follows.
+        r = e("models", "probe", "--provider", provider["name"], "--model", provider["model"], timeout=600, check=False)
+        probe = r.stdout.strip()[-3000:] if r.returncode == 0 else f"failed ({r.returncode}): {r.stderr.strip()[-500:]}"
+        log(f"{name}: probe: {probe[:400]}")
+        # A streamed chat answer through the same provider.
+        t0 = time.monotonic()
+        r = subprocess.run([binary, "--data-dir", str(data), "chat", "Which planet do we live on? Answer in one word."],
+                           env=env, capture_output=True, text=True, timeout=300)
+        chat = {"answer": r.stdout.strip()[:200], "ok": r.returncode == 0 and bool(r.stdout.strip()),
+                "seconds": time.monotonic() - t0, "error": r.stderr.strip()[-300:] if r.returncode else ""}
+        log(f"{name}: chat: {chat}")
     log(f"{name}: {len(ids)} tasks queued; running")
     started = time.monotonic()
     r = e("run", "--until-idle", timeout=timeout, check=False)
@@ -208,7 +223,7 @@ def run_target(name, suite, binary, site, provider, env_extra, timeout, model):
             ],
         })
     db.close()
-    return {"target": name, "wall_s": wall, "tasks": results, "work": str(work)}
+    return {"target": name, "wall_s": wall, "tasks": results, "work": str(work), "probe": probe, "chat": chat}
 
 
 def summarise(run):
@@ -343,7 +358,7 @@ def main():
                                   "-c", "4096", "-t", str(a.threads), "--jinja", "--alias", "gemma-3-270m",
                                   "-np", "1"], ready)
                 run = run_target(target, suite, a.bin, site,
-                                 {"name": "llamacpp", "url": f"http://127.0.0.1:{port}/v1", "model": "gemma-3-270m"}, {}, a.timeout, a.model)
+                                 {"name": "llamacpp", "url": f"http://127.0.0.1:{port}/v1", "model": "gemma-3-270m", "probe": True}, {}, a.timeout, a.model)
             else:
                 log(f"unknown target {target}; skipped")
                 continue

@@ -435,6 +435,16 @@ def competence_section(c: dict) -> str:
             if "summary" in run:
                 cat_rows.append([TARGETS.get(key, key)] + [run["summary"]["by_category"].get(k, "–") for k in sorted(cats)])
         out.append(table(["Target"] + sorted(cats), cat_rows))
+    for key, run in c.get("targets", {}).items():
+        if run.get("probe") or run.get("chat"):
+            name = TARGETS.get(key, key)
+            out.append(f"\n{name}, before its tasks: `ensemble models probe` printed\n")
+            out.append("```\n" + (run.get("probe") or "(no probe)").strip()[:1500] + "\n```\n")
+            ch = run.get("chat") or {}
+            if ch:
+                out.append(f"and a streamed `ensemble chat \"Which planet do we live on? Answer in one word.\"` through it "
+                           f"answered {json.dumps(ch.get('answer', ''))} in {f(ch.get('seconds'), 1)} s"
+                           + (f" (error: {ch['error']})" if ch.get("error") else "") + ".\n")
     chat = c.get("chat")
     if chat:
         out.append(f"\nShort factual questions through `ensemble chat` on the embedded model: "

@@ -10,7 +10,7 @@
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Session, appBinary, dataDirWithModel, shutdown, startDriver, until } from "./webdriver.mjs";
+import { Session, appBinary, dataDirWithModel, isStale, shutdown, startDriver, until } from "./webdriver.mjs";
 
 const dataDir = dataDirWithModel("ensemble-e2e-approvals-");
 let driver;
@@ -77,13 +77,18 @@ test("a copilot agent's code_run waits in the inbox, is approved by a click, and
   while (Date.now() < end) {
     done = await ipc("tasks_get", { id: task.id });
     if (["completed", "failed", "cancelled"].includes(done.status)) break;
-    const cards = await s.findAll(".approval[data-kind='tool_call']");
-    if (cards.length === 0) {
+    let text;
+    try {
+      const cards = await s.findAll(".approval[data-kind='tool_call']");
+      text = cards.length ? await cards[0].text() : null;
+    } catch (e) {
+      if (!isStale(e)) throw e;
+      text = null; // the inbox re-rendered under us: look again
+    }
+    if (text === null) {
       await sleep(250);
       continue;
     }
-    const card = cards[0];
-    const text = await card.text();
     assert.match(text, /Calc wants to run code_run/);
     assert.match(text, /Agent Calc/);
     assert.match(text, /Sum of 1 to 100/);

@@ -94,13 +94,25 @@ export async function shutdown({ session, driver, dataDir }) {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }
 
+/** Whether `e` is WebDriver's "stale element reference" (the element left the page). */
+export function isStale(e) {
+  return /stale element/i.test(String(e?.message ?? e));
+}
+
 /** Polls `f` until it returns something truthy (its value), or fails after `timeout` ms. */
 export async function until(what, f, timeout = 60000) {
   const end = Date.now() + timeout;
   let last;
   while (Date.now() < end) {
-    last = await f();
-    if (last) return last;
+    try {
+      last = await f();
+      if (last) return last;
+    } catch (e) {
+      // The page re-rendered between finding an element and using it
+      // (WebKitWebDriver: "stale element reference"): look again.
+      if (!isStale(e)) throw e;
+      last = e.message;
+    }
     await sleep(250);
   }
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);

@@ -131,8 +131,10 @@ async fn bench(
     run_once(provider, make(0)).await; // warm-up
     for i in 1..=RUNS {
         let run = run_once(provider, make(i)).await;
+        // At most the fixed opening ("System: Session ") before the
+        // run's own number.
         assert!(
-            run.reused_tokens < 4,
+            run.reused_tokens <= 8,
             "run {i} reused {} prompt tokens: its prompt must be new",
             run.reused_tokens
         );
