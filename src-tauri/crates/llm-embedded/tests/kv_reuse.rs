@@ -5,43 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+#[path = "common/model.rs"]
+mod model;
 
-use ensemble_core::paths::DEFAULT_MODEL_FILE;
-use ensemble_core::providers::{collect, ChatRequest, Message, Provider};
-use ensemble_llm_embedded::EmbeddedProvider;
+use ensemble_core::providers::{collect, Message, Provider};
+use model::{provider, request};
 use tokio_util::sync::CancellationToken;
-
-fn provider() -> (EmbeddedProvider, String) {
-    let path = match std::env::var_os("ENSEMBLE_TEST_MODEL").filter(|v| !v.is_empty()) {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-            .join(".cache/ensemble/models")
-            .join(DEFAULT_MODEL_FILE),
-    };
-    assert!(
-        path.is_file(),
-        "the real-model tests need the model at {}: run scripts/install-model.sh",
-        path.display()
-    );
-    let dir = path.parent().expect("a folder").to_path_buf();
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .expect("a name")
-        .to_owned();
-    (EmbeddedProvider::new("embedded", dir), name)
-}
-
-fn request(model: &str, prompt: &str, max_tokens: u32) -> ChatRequest {
-    ChatRequest {
-        model: model.to_owned(),
-        messages: vec![Message::user(prompt)],
-        max_tokens: Some(max_tokens),
-        temperature: Some(0.0),
-        ..ChatRequest::default()
-    }
-}
 
 #[tokio::test]
 async fn the_next_step_of_a_conversation_reuses_the_evaluated_prefix() {
