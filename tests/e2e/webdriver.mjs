@@ -55,7 +55,8 @@ export async function startDriver(env = {}) {
   proc.stdout.on("data", (d) => (log += d));
   proc.stderr.on("data", (d) => (log += d));
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
+  // Up to 30 s: on a loaded 2-core machine it once took more than 10.
+  for (let i = 0; i < 300; i++) {
     try {
       const r = await fetch(`${url}/status`);
       if (r.ok) return { url, proc, log: () => log, stop: () => stopGroup(proc) };

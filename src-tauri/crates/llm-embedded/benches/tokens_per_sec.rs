@@ -186,54 +186,65 @@ fn llama_tool(name: &str) -> Option<PathBuf> {
 }
 
 /// `llama-bench` on the same model, threads, prompt and generation lengths:
-/// (prompt tok/s, generation tok/s).
+/// (prompt tok/s, generation tok/s, generation tok/s in an empty context).
+/// The generation that counts runs at the depth the engine's does — after
+/// the prompt (`-d`) — not in an empty context, where each token attends to
+/// fewer and costs less; both are printed.
 fn llama_bench(
     bin: &Path,
     model: &Path,
     threads: usize,
     prompt: u64,
     gen: u64,
-) -> Option<(f64, f64)> {
-    let out = std::process::Command::new(bin)
-        .args([
-            "-m",
-            &model.display().to_string(),
-            "-t",
-            &threads.to_string(),
-        ])
-        .args([
-            "-p",
-            &prompt.to_string(),
-            "-n",
-            &gen.to_string(),
-            "-r",
-            &RUNS.to_string(),
-            "-o",
-            "json",
-        ])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        println!(
-            "llama-bench failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-        return None;
-    }
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let rate = |pick: &dyn Fn(&serde_json::Value) -> bool| {
+) -> Option<(f64, f64, f64)> {
+    let run = |args: &[String]| -> Option<serde_json::Value> {
+        let out = std::process::Command::new(bin)
+            .args([
+                "-m".to_string(),
+                model.display().to_string(),
+                "-t".to_string(),
+                threads.to_string(),
+                "-r".to_string(),
+                RUNS.to_string(),
+                "-o".to_string(),
+                "json".to_string(),
+            ])
+            .args(args)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            println!(
+                "llama-bench failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    };
+    let rate = |rows: &serde_json::Value, pick: &dyn Fn(&serde_json::Value) -> bool| {
         rows.as_array()?
             .iter()
             .find(|r| pick(r))?
             .get("avg_ts")?
             .as_f64()
     };
-    let pp = rate(&|r| r["n_prompt"].as_u64() == Some(prompt) && r["n_gen"].as_u64() == Some(0))?;
-    let tg = rate(&|r| r["n_gen"].as_u64() == Some(gen) && r["n_prompt"].as_u64() == Some(0))?;
-    Some((pp, tg))
+    let pp_rows = run(&["-p".into(), prompt.to_string(), "-n".into(), "0".into()])?;
+    let pp = rate(&pp_rows, &|r| r["n_prompt"].as_u64() == Some(prompt))?;
+    let tg_rows = run(&[
+        "-p".into(),
+        "0".into(),
+        "-n".into(),
+        gen.to_string(),
+        "-d".into(),
+        prompt.to_string(),
+    ])?;
+    let tg = rate(&tg_rows, &|r| r["n_gen"].as_u64() == Some(gen))?;
+    let empty_rows = run(&["-p".into(), "0".into(), "-n".into(), gen.to_string()])?;
+    let empty = rate(&empty_rows, &|r| r["n_gen"].as_u64() == Some(gen))?;
+    Some((pp, tg, empty))
 }
 
 /// A running `llama-server` on the model, stopped on drop.
@@ -363,9 +374,9 @@ fn main() {
 
         match llama_tool("llama-bench") {
             Some(bin) => {
-                if let Some((pp, tg)) = llama_bench(&bin, &path, threads, free.prompt_tokens, free.output_tokens) {
+                if let Some((pp, tg, empty)) = llama_bench(&bin, &path, threads, free.prompt_tokens, free.output_tokens) {
                     println!(
-                        "llama-bench  prompt eval {pp:>8.1} tok/s ({} tokens)   generation {tg:>6.1} tok/s ({} tokens)   {threads} threads, {RUNS} runs",
+                        "llama-bench  prompt eval {pp:>8.1} tok/s ({} tokens)   generation {tg:>6.1} tok/s ({} tokens after them; {empty:.1} in an empty context)   {threads} threads, {RUNS} runs",
                         free.prompt_tokens, free.output_tokens
                     );
                     println!(

@@ -79,25 +79,27 @@ pub fn task_message(input: &PromptInput<'_>) -> String {
     s
 }
 
-/// The tool the JSON-step example shows: one the task requires, else the
-/// agent's first tool that has a worked example.
-fn example_tool<'a>(input: &PromptInput<'a>) -> Option<&'a crate::tools::ToolDef> {
-    let task = input.task;
-    let text = format!("{} {}", task.title, task.objective);
-    let required = input
-        .tools
-        .iter()
-        .filter(|t| task.required_capabilities.contains(&t.name) && step::has_example(&t.name))
-        .min_by_key(|t| text.find(&t.name).unwrap_or(usize::MAX));
-    required.or_else(|| input.tools.iter().find(|t| step::has_example(&t.name)))
+/// How much of a step that had to be sent back is shown to the model again:
+/// enough to see what was wrong. Replayed whole, three steps that ran to
+/// their token cap overflowed the embedded model's 4,096-token context.
+const REPLAYED_BAD_STEP_CHARS: usize = 400;
+
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
 }
 
 /// The full conversation, with recorded steps replayed. In JSON steps a
-/// worked exchange on another task comes before the task itself.
+/// few worked exchanges on other tasks come before the task itself.
 pub fn messages(input: &PromptInput<'_>) -> Vec<Message> {
     let mut out = vec![Message::system(system(input))];
     if input.json_steps {
-        out.extend(step::example_messages(example_tool(input)));
+        out.extend(step::example_messages(
+            input.tools,
+            &input.task.required_capabilities,
+        ));
     }
     out.push(Message::user(task_message(input)));
     for st in input.steps {
@@ -142,11 +144,8 @@ pub fn messages(input: &PromptInput<'_>) -> Vec<Message> {
                 // A step without an action: a rejected final answer or a bad
                 // step, with the feedback as its observation.
                 if !st.thought.is_empty() || st.final_answer.is_some() {
-                    out.push(Message::assistant(
-                        st.final_answer
-                            .clone()
-                            .unwrap_or_else(|| st.thought.clone()),
-                    ));
+                    let said = st.final_answer.as_deref().unwrap_or(&st.thought);
+                    out.push(Message::assistant(clip(said, REPLAYED_BAD_STEP_CHARS)));
                 }
                 if let Some(obs) = &st.observation {
                     out.push(Message::user(obs.clone()));

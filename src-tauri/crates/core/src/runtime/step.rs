@@ -196,6 +196,10 @@ fn finish_variant() -> Value {
         "type": "object",
         "properties": {
             "action": { "const": FINISH },
+            // The answer before the thought: with the thought first the
+            // default 270M model restated the task in it ("The program
+            // printed 3.5 times 4.") and copied that into the answer
+            // (3 of 8 arithmetic answers right instead of 4).
             "answer": { "type": "string", "maxLength": ANSWER_MAX },
             "confidence": { "type": "number", "minimum": 0, "maximum": 1 },
             "thought": { "type": "string", "maxLength": THOUGHT_MAX },
@@ -222,11 +226,17 @@ pub fn instructions(tools: &[ToolDef]) -> String {
     if tools.is_empty() {
         s.push_str("You have no tools: answer with action \"finish\".\n");
     } else {
-        s.push_str("An example exchange on another task comes first; then comes yours.\nTools:\n");
+        if tools.iter().any(|t| has_example(&t.name)) {
+            s.push_str("Worked examples on other tasks come first; then comes yours.\n");
+        }
+        s.push_str("Tools:\n");
         for t in tools {
             s.push_str(&format!(
                 "- {}: {} Arguments schema: {}\n",
-                t.name, t.description, t.parameters
+                t.name,
+                t.description,
+                // The arguments the step schema asks for (as the grammar).
+                required_only(&t.parameters)
             ));
         }
     }
@@ -236,103 +246,222 @@ pub fn instructions(tools: &[ToolDef]) -> String {
 /// The observation a tool's result is given back as (JSON steps), with the
 /// task said again after it: a small model answers from what it read last,
 /// and with the task far above the observation it answered something else
-/// (the address it fetched instead of the phone number on the page).
+/// (the address it fetched instead of the phone number on the page). With
+/// the task just before the observation instead, the default 270M model
+/// copied the examples more (10 of 32 competence tasks right, not 12).
 pub fn observation_message(tool: &str, observation: &str, task: &str) -> String {
+    if failed(observation) {
+        return format!(
+            "Observation from {tool}:\n{observation}\n\nThe task: {task}\nThe call failed, so there is no result yet: correct the arguments and call {tool} again."
+        );
+    }
     format!(
         "Observation from {tool}:\n{observation}\n\nThe task: {task}\nIf the observation answers it, reply with action \"finish\" and the answer taken from the observation; otherwise take the next step."
     )
 }
 
-/// A worked example for one built-in tool: the task, the call, what the
-/// tool answered, and the final answer.
+/// Whether a tool's observation reports a failure: a tool error, or a
+/// program that exited with another code than 0 or was killed (`code_run`
+/// reports those as its result).
+pub fn failed(observation: &str) -> bool {
+    let first = observation.lines().next().unwrap_or("").trim();
+    first.starts_with("Error:")
+        || first.starts_with("killed")
+        || first
+            .strip_prefix("exit code ")
+            .is_some_and(|code| code.trim() != "0")
+}
+
+/// A worked example: a task, the calls it takes (tool, arguments, thought,
+/// what the tool answered), and the final answer.
 struct Worked {
     task: &'static str,
-    arguments: fn() -> Value,
-    thought: &'static str,
-    observation: &'static str,
+    calls: &'static [Call],
     answer: &'static str,
     because: &'static str,
 }
 
-fn worked(tool: &str) -> Option<Worked> {
-    // Each example takes what the call needs from the task's own words (the
-    // numbers, the address, the fact), so that is what a model copies.
-    Some(match tool {
-        "code_run" => Worked {
-            task: "What is 6 times 7? Use code_run to run the program `print(6 * 7)`, then give the result.",
-            arguments: || json!({"language": "python", "code": "print(6 * 7)"}),
-            thought: "I compute 6 times 7 with Python.",
-            observation: "exit code 0\nstdout:\n42\n",
-            answer: "6 times 7 is 42.",
-            because: "The program printed 42.",
-        },
-        "web_fetch" => Worked {
-            task: "How much is the soup? Read http://localhost:8080/menu.html with web_fetch.",
-            arguments: || json!({"url": "http://localhost:8080/menu.html"}),
-            thought: "The menu page has the prices.",
-            observation: "Menu\nTomato soup: 4 euros. Bread: 2 euros.",
-            answer: "The soup is 4 euros.",
-            because: "The menu says tomato soup is 4 euros.",
-        },
-        "sql_query" => Worked {
-            task: "How many invoices are in the sales database? Use sql_query.",
-            arguments: || json!({"database": "sales", "query": "SELECT count(*) FROM invoices"}),
-            thought: "I count the rows of the invoices table.",
-            observation: "count(*)\n12",
-            answer: "There are 12 invoices.",
-            because: "The query returned 12.",
-        },
-        "remember" => Worked {
-            task: "Remember this for the team with the remember tool: the office opens at nine.",
-            arguments: || json!({"content": "The office opens at nine."}),
-            thought: "I save the fact for the team.",
-            observation: "Remembered.",
-            answer: "Noted: the office opens at nine.",
-            because: "The fact is saved.",
-        },
-        _ => return None,
-    })
+struct Call {
+    tool: &'static str,
+    /// The arguments as JSON text (parsed when the example is shown).
+    arguments: &'static str,
+    thought: &'static str,
+    observation: &'static str,
 }
 
-/// A worked exchange on another task, shown before the real one in JSON
-/// steps: with `tool` (one of the built-in tools), a call, its observation
-/// and the answer; without one, none. A small model learns the
-/// format from it, and — the example being about something else — takes
-/// the content from its own task.
-pub fn example_messages(tool: Option<&ToolDef>) -> Vec<crate::providers::Message> {
-    use crate::providers::Message;
-    let finish = |answer: &str, because: &str| {
-        json!({"action": FINISH, "answer": answer, "confidence": 0.9, "thought": because})
-            .to_string()
-    };
-    match tool.and_then(|t| worked(&t.name).map(|w| (t, w))) {
-        Some((t, w)) => vec![
-            Message::user(format!("Task (an example): {}\n", w.task)),
-            Message::assistant(
-                json!({"action": t.name, "arguments": (w.arguments)(), "thought": w.thought})
-                    .to_string(),
-            ),
-            Message::user(observation_message(&t.name, w.observation, w.task)),
-            Message::assistant(finish(w.answer, w.because)),
+/// The worked examples of the built-in tools. Each takes what its calls
+/// need from the task's own words (the numbers, the address, the fact), so
+/// that is what a model copies; the two-step one shows a result carried
+/// from one tool to the next. None of them is a task of the competence
+/// benchmark.
+const WORKED: &[Worked] = &[
+    Worked {
+        task: "What is 6 times 7? Use code_run to run the program `print(6 * 7)`, then give the result.",
+        calls: &[Call {
+            tool: "code_run",
+            arguments: r#"{"language": "python", "code": "print(6 * 7)"}"#,
+            thought: "I compute 6 times 7 with Python.",
+            observation: "exit code 0\nstdout:\n42\n",
+        }],
+        answer: "6 times 7 is 42.",
+        because: "The program printed 42.",
+    },
+    Worked {
+        task: "How many invoices are in the sales database? Use sql_query.",
+        calls: &[Call {
+            tool: "sql_query",
+            arguments: r#"{"database": "sales", "query": "SELECT count(*) FROM invoices"}"#,
+            thought: "I count the rows of the invoices table.",
+            observation: "count(*)\n12",
+        }],
+        answer: "There are 12 invoices.",
+        because: "The query returned 12.",
+    },
+    Worked {
+        task: "How much is the soup? Read http://localhost:8080/menu.html with web_fetch.",
+        calls: &[Call {
+            tool: "web_fetch",
+            arguments: r#"{"url": "http://localhost:8080/menu.html"}"#,
+            thought: "The menu page has the prices.",
+            observation: "Menu\nTomato soup: 4 euros. Bread: 2 euros.",
+        }],
+        answer: "The soup is 4 euros.",
+        because: "The menu says tomato soup is 4 euros.",
+    },
+    Worked {
+        task: "Fetch http://localhost:8080/sales.html with web_fetch, then add up the sales with code_run.",
+        calls: &[
+            Call {
+                tool: "web_fetch",
+                arguments: r#"{"url": "http://localhost:8080/sales.html"}"#,
+                thought: "First I read the sales page.",
+                observation: "Sales\nMonday: 12 cakes. Tuesday: 30 cakes.",
+            },
+            Call {
+                tool: "code_run",
+                arguments: r#"{"language": "python", "code": "print(12 + 30)"}"#,
+                thought: "Now I add the numbers from the page with Python.",
+                observation: "exit code 0\nstdout:\n42\n",
+            },
         ],
-        // Without a tool the grammar leaves nothing to choose but the
-        // answer itself, and an example answer only got copied.
-        None => Vec::new(),
+        answer: "The sales add up to 42 cakes.",
+        because: "The program printed 42.",
+    },
+    Worked {
+        task: "Remember this for the team with the remember tool: the office opens at nine.",
+        calls: &[Call {
+            tool: "remember",
+            arguments: r#"{"content": "The office opens at nine."}"#,
+            thought: "I save the fact for the team.",
+            observation: "Remembered.",
+        }],
+        answer: "Noted: the office opens at nine.",
+        because: "The fact is saved.",
+    },
+];
+
+/// How many worked examples come before a task. Measured on the default
+/// 270M model: with three (the closest last) it no longer copied a program
+/// the task spelled out — `print(sum(range(1, 101)))` came back without its
+/// last parenthesis, twice — and the competence suite did not get better
+/// (10 to 12 of 32 right in five runs, as with one); the e2e approvals
+/// journey failed on it. One, the closest, it is.
+const EXAMPLES_SHOWN: usize = 1;
+
+fn args(call: &Call) -> Value {
+    serde_json::from_str(call.arguments).unwrap_or(Value::Null)
+}
+
+/// The worked examples for an agent with `tools` on a task that requires
+/// `required`: those whose calls use only the agent's tools, at most
+/// [`EXAMPLES_SHOWN`], the closest to the task last (a small model follows
+/// what it read last). Closest: the example uses the most of the required
+/// tools, then the fewest others; between equals, the first listed.
+fn examples_for<'a>(tools: &[&str], required: &[&str]) -> Vec<&'a Worked> {
+    let mut fit: Vec<(usize, usize, &Worked)> = WORKED
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.calls.iter().all(|c| tools.contains(&c.tool)))
+        .map(|(i, w)| {
+            let mut used: Vec<&str> = w.calls.iter().map(|c| c.tool).collect();
+            used.dedup();
+            let hits = used.iter().filter(|t| required.contains(t)).count();
+            let others = used.len() - hits;
+            // Higher is closer; the list order breaks ties (first wins).
+            (hits * 10 + (9 - others.min(9)), usize::MAX - i, w)
+        })
+        .collect();
+    fit.sort_by_key(|f| std::cmp::Reverse((f.0, f.1)));
+    // The closest example of each set of tools first, then more of them.
+    let tool_set = |w: &Worked| {
+        let mut t: Vec<&str> = w.calls.iter().map(|c| c.tool).collect();
+        t.sort_unstable();
+        t.dedup();
+        t
+    };
+    let mut shown: Vec<&Worked> = Vec::new();
+    for f in &fit {
+        if shown.len() < EXAMPLES_SHOWN && !shown.iter().any(|s| tool_set(s) == tool_set(f.2)) {
+            shown.push(f.2);
+        }
     }
+    for f in &fit {
+        if shown.len() < EXAMPLES_SHOWN && !shown.iter().any(|s| std::ptr::eq(*s, f.2)) {
+            shown.push(f.2);
+        }
+    }
+    shown.reverse();
+    shown
+}
+
+/// Worked exchanges on other tasks, shown before the real one in JSON
+/// steps (see [`examples_for`]): each a task, its calls with their
+/// observations, and the answer. A small model learns the format from them
+/// and — the examples being about something else — takes the content from
+/// its own task. None for an agent without built-in tools.
+pub fn example_messages(tools: &[ToolDef], required: &[String]) -> Vec<crate::providers::Message> {
+    use crate::providers::Message;
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    let required: Vec<&str> = required.iter().map(String::as_str).collect();
+    let mut out = Vec::new();
+    // Without a tool the grammar leaves nothing to choose but the answer
+    // itself, and an example answer only got copied: no example then.
+    for w in examples_for(&names, &required) {
+        out.push(Message::user(format!("Task (an example): {}\n", w.task)));
+        for c in w.calls {
+            out.push(Message::assistant(
+                json!({"action": c.tool, "arguments": args(c), "thought": c.thought}).to_string(),
+            ));
+            out.push(Message::user(observation_message(
+                c.tool,
+                c.observation,
+                w.task,
+            )));
+        }
+        out.push(Message::assistant(
+            json!({"action": FINISH, "answer": w.answer, "confidence": 0.9, "thought": w.because})
+                .to_string(),
+        ));
+    }
+    out
 }
 
 /// Whether a tool has a worked example.
 pub fn has_example(tool: &str) -> bool {
-    worked(tool).is_some()
+    WORKED
+        .iter()
+        .any(|w| w.calls.iter().any(|c| c.tool == tool))
 }
 
 /// Arguments for the example step of a tool: a plausible call of the
 /// built-in tools, otherwise values made up from the schema.
 pub fn example_arguments(tool: &ToolDef) -> Value {
-    match worked(&tool.name) {
-        Some(w) => (w.arguments)(),
-        None => example_value(&tool.parameters, 0),
-    }
+    WORKED
+        .iter()
+        .flat_map(|w| w.calls.iter())
+        .find(|c| c.tool == tool.name)
+        .map(args)
+        .unwrap_or_else(|| example_value(&tool.parameters, 0))
 }
 
 /// A value of `schema` made up for an example: its own example or default
@@ -425,6 +554,98 @@ pub fn extract_json(text: &str) -> Option<Value> {
         }
     }
     None
+}
+
+/// The tool call at the start of a JSON step whose generation was stopped
+/// before its end — because it began repeating itself in the `thought` that
+/// follows the call (the schema puts the action and its arguments first).
+/// The call itself is whole, so it is kept; nothing is made of a cut-off
+/// `finish` or of arguments that did not close. Measured on the default
+/// 270M model: 5 of its 32 competence tasks failed this way, each with a
+/// complete query before the loop.
+pub fn salvage_call(text: &str, call_id: &str) -> Option<Step> {
+    let at = text.find("\"arguments\"")?;
+    let arguments = extract_json(&text[at + "\"arguments\"".len()..])?;
+    if !arguments.is_object() {
+        return None;
+    }
+    let head = &text[..at];
+    let rest = &head[head.find("\"action\"")? + "\"action\"".len()..];
+    let rest = rest
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let name = &rest[..rest.find('"')?];
+    if name == FINISH {
+        return None;
+    }
+    let whole = json!({
+        "action": name,
+        "arguments": arguments,
+        "thought": "(cut short: the rest of this step repeated itself)",
+    });
+    parse(&whole.to_string(), call_id).ok()
+}
+
+/// The http(s) addresses a text mentions, in order, each once (trailing
+/// punctuation that closes a sentence or a bracket is not part of one).
+pub fn addresses(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(at) = ["http://", "https://"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || "\"'<>`()[]{}|\\^".contains(c))
+            .unwrap_or(tail.len());
+        let url = tail[..end].trim_end_matches(['.', ',', ';', ':', '!', '?']);
+        if url.len() > "https://".len() && !out.iter().any(|u| u == url) {
+            out.push(url.to_string());
+        }
+        rest = &tail[end.max(1)..];
+    }
+    out
+}
+
+/// Limits every `url` argument in a step schema to `known` addresses (those
+/// of the task and of what the run has read so far). A small model does not
+/// copy an address reliably: shown two examples on localhost:8080, the
+/// default 270M model fetched `http://localhost:8080/team.html` for a task
+/// that gave `http://127.0.0.1:38977/team.html`. Nothing changes when no
+/// address is known, nor where the tool's schema already limits the value.
+pub fn only_addresses(schema: &mut Value, known: &[String]) {
+    if known.is_empty() {
+        return;
+    }
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Object(url)) =
+                map.get_mut("properties").and_then(|p| p.get_mut("url"))
+            {
+                let plain = url.get("type").and_then(Value::as_str) == Some("string")
+                    && !["enum", "const", "pattern"]
+                        .iter()
+                        .any(|k| url.contains_key(*k));
+                if plain {
+                    url.remove("maxLength");
+                    url.insert("enum".into(), json!(known));
+                }
+            }
+            for v in map.values_mut() {
+                only_addresses(v, known);
+            }
+        }
+        Value::Array(list) => {
+            for v in list {
+                only_addresses(v, known);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Parses a JSON step. Errors are phrased for the model to fix its step.
@@ -535,10 +756,10 @@ pub fn text_tool_call(text: &str, tools: &[&str]) -> Option<(String, Value)> {
 pub fn render(step: &Step) -> String {
     match step {
         Step::Act { thought, tool, arguments, .. } => {
-            json!({ "thought": thought, "action": tool, "arguments": arguments }).to_string()
+            json!({ "action": tool, "arguments": arguments, "thought": thought }).to_string()
         }
         Step::Finish { thought, answer, confidence } => {
-            json!({ "thought": thought, "action": FINISH, "answer": answer, "confidence": confidence.unwrap_or(0.5) })
+            json!({ "action": FINISH, "answer": answer, "confidence": confidence.unwrap_or(0.5), "thought": thought })
                 .to_string()
         }
     }
@@ -651,7 +872,7 @@ mod tests {
         let text = instructions(std::slice::from_ref(&code));
         assert!(!text.contains('<'), "{text}");
         assert!(text.contains("- code_run: d"), "{text}");
-        let ex = example_messages(Some(&code));
+        let ex = example_messages(std::slice::from_ref(&code), &["code_run".into()]);
         assert_eq!(ex.len(), 4);
         assert!(ex[0]
             .content
@@ -661,12 +882,63 @@ mod tests {
         assert!(ex[2].content.starts_with("Observation from code_run:"));
         let done: Value = serde_json::from_str(&ex[3].content).unwrap();
         assert_eq!(done["action"], "finish");
-        // Every step of the example is valid under the step schema.
-        let v = jsonschema::validator_for(&schema(std::slice::from_ref(&code))).unwrap();
-        assert!(v.is_valid(&done), "{done}");
+        // Every step of every example is valid under the step schema of
+        // the built-in tools (with their real argument schemas, the runtime
+        // names sql_query's databases; here any string does).
+        use crate::tools::{code, collab, sql, web, Tool};
+        let mut builtin: Vec<ToolDef> = vec![
+            code::CodeRun::new(code::Isolation::Unavailable {
+                reason: "test".into(),
+            })
+            .def(),
+            web::WebFetch::new().def(),
+            sql::SqlQuery::new().def(),
+        ];
+        builtin.extend(collab::all().iter().map(|t| t.def()));
+        let v = jsonschema::validator_for(&schema(&builtin)).unwrap();
+        let names: Vec<String> = builtin.iter().map(|t| t.name.clone()).collect();
+        for required in [
+            vec![],
+            names.clone(),
+            vec!["web_fetch".into(), "code_run".into()],
+        ] {
+            let ex = example_messages(&builtin, &required);
+            assert_eq!(ex.len() % 2, 0);
+            for m in ex
+                .iter()
+                .filter(|m| m.role == crate::providers::Role::Assistant)
+            {
+                let step: Value = serde_json::from_str(&m.content).unwrap();
+                assert!(v.is_valid(&step), "{step}");
+            }
+        }
+        // An agent with web_fetch and code_run on a task that needs both
+        // sees the two-step example; on a task that needs one, that one's.
+        let two: Vec<ToolDef> = builtin
+            .iter()
+            .filter(|t| t.name == "web_fetch" || t.name == "code_run")
+            .cloned()
+            .collect();
+        let first_task = |required: &[String]| {
+            example_messages(&two, required)[0]
+                .content
+                .trim_start_matches("Task (an example): ")
+                .to_string()
+        };
+        assert!(first_task(&["web_fetch".into(), "code_run".into()])
+            .starts_with("Fetch http://localhost:8080/sales.html"));
+        assert!(first_task(&["web_fetch".into()]).starts_with("How much is the soup?"));
+        assert!(first_task(&[]).starts_with("What is 6 times 7?"));
         // No example for an unknown tool, nor without tools.
-        assert!(example_messages(Some(&tool("mcp__thing"))).is_empty());
-        assert!(example_messages(None).is_empty());
+        assert!(example_messages(&[tool("mcp__thing")], &[]).is_empty());
+        assert!(example_messages(&[], &[]).is_empty());
+        // A failed call is said to be one.
+        assert!(failed("exit code 1\nstderr:\nSyntaxError"));
+        assert!(failed("Error: refused"));
+        assert!(!failed("exit code 0\nstdout:\n42\n"));
+        assert!(
+            observation_message("code_run", "exit code 1\n", "t").contains("call code_run again")
+        );
         assert!(instructions(&[]).contains("no tools"));
         let made_up = example_arguments(&ToolDef {
             parameters: json!({"type": "object", "properties": {
@@ -675,6 +947,59 @@ mod tests {
             ..tool("mcp__thing")
         });
         assert_eq!(made_up, json!({"n": 3, "mode": "fast"}));
+    }
+
+    #[test]
+    fn url_arguments_are_limited_to_the_addresses_the_run_was_given() {
+        assert_eq!(
+            addresses("Read http://127.0.0.1:81/a.html. Then (https://x.org/b?q=1), http://127.0.0.1:81/a.html"),
+            vec!["http://127.0.0.1:81/a.html", "https://x.org/b?q=1"]
+        );
+        assert!(addresses("no address, just http:// alone").is_empty());
+        let web = ToolDef {
+            name: "web_fetch".into(),
+            parameters: json!({"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}),
+            ..tool("x")
+        };
+        let mut s = schema(std::slice::from_ref(&web));
+        only_addresses(&mut s, &["http://127.0.0.1:81/a.html".into()]);
+        let v = jsonschema::validator_for(&s).unwrap();
+        let call =
+            |url: &str| json!({"action": "web_fetch", "arguments": {"url": url}, "thought": "t"});
+        assert!(v.is_valid(&call("http://127.0.0.1:81/a.html")));
+        assert!(!v.is_valid(&call("http://localhost:8080/a.html")));
+        // No address known: unchanged.
+        let mut free = schema(std::slice::from_ref(&web));
+        only_addresses(&mut free, &[]);
+        assert_eq!(free, schema(std::slice::from_ref(&web)));
+    }
+
+    #[test]
+    fn a_whole_call_is_kept_from_a_step_cut_short_in_its_thought() {
+        let cut = r#"{"action":"sql_query","arguments":{"database":"shop","query":"SELECT count(*) FROM products"},"thought":"The query returned 5. The query returned 5. The query ret"#;
+        match salvage_call(cut, "c1") {
+            Some(Step::Act {
+                tool,
+                arguments,
+                call_id,
+                ..
+            }) => {
+                assert_eq!(tool, "sql_query");
+                assert_eq!(arguments["query"], "SELECT count(*) FROM products");
+                assert_eq!(call_id, "c1");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Arguments that never closed, a cut-off finish, no call at all.
+        assert!(salvage_call(
+            r#"{"action":"sql_query","arguments":{"query":"SELECT a, a, a"#,
+            "c"
+        )
+        .is_none());
+        assert!(
+            salvage_call(r#"{"action":"finish","answer":"x x x","arguments":{}"#, "c").is_none()
+        );
+        assert!(salvage_call("The query returned", "c").is_none());
     }
 
     #[test]

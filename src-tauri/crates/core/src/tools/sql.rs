@@ -457,7 +457,21 @@ impl Job {
 
     fn query(&self, conn: &Connection) -> Result<Table, ToolError> {
         let sqlite = |e: rusqlite::Error| self.sqlite_error(e);
-        let mut stmt = conn.prepare(&self.sql).map_err(sqlite)?;
+        let mut stmt = conn.prepare(&self.sql).map_err(|e| {
+            let unknown_name =
+                e.to_string().contains("no such table") || e.to_string().contains("no such column");
+            match (sqlite(e), unknown_name) {
+                // Say what there is: a model that guessed a name can then
+                // correct it (a human reading the trace too).
+                (ToolError::Failed(m), true) => match tables(conn) {
+                    Some(t) if !t.is_empty() => {
+                        ToolError::Failed(format!("{m}. The tables of '{}': {t}", self.name))
+                    }
+                    _ => ToolError::Failed(m),
+                },
+                (other, _) => other,
+            }
+        })?;
         if !stmt.readonly() {
             return Err(refused("SQLite reports that the statement would write"));
         }
@@ -584,6 +598,47 @@ impl Job {
 }
 
 /// One value as JSON and as a table cell.
+/// Longest list of tables an error message carries.
+const TABLES_SHOWN_BYTES: usize = 1500;
+
+/// The database's tables and views with their columns, e.g.
+/// `products(id, name, price); customers(id, name, city)`, cut at
+/// [`TABLES_SHOWN_BYTES`]; None when the schema cannot be read.
+fn tables(conn: &Connection) -> Option<String> {
+    let mut names = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .ok()?;
+    let names: Vec<String> = names
+        .query_map([], |r| r.get(0))
+        .ok()?
+        .filter_map(std::result::Result::ok)
+        .collect();
+    let mut columns = conn
+        .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
+        .ok()?;
+    let mut out = String::new();
+    for name in names {
+        let cols: Vec<String> = columns
+            .query_map([&name], |r| r.get(0))
+            .ok()?
+            .filter_map(std::result::Result::ok)
+            .collect();
+        let entry = format!("{name}({})", cols.join(", "));
+        if out.len() + entry.len() + 2 > TABLES_SHOWN_BYTES {
+            out.push_str("; …");
+            break;
+        }
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        out.push_str(&entry);
+    }
+    Some(out)
+}
+
 fn cell(v: ValueRef<'_>) -> (serde_json::Value, String) {
     match v {
         ValueRef::Null => (serde_json::Value::Null, "NULL".into()),
@@ -722,6 +777,39 @@ mod tests {
         }
         assert_eq!(std::fs::read(&path).unwrap(), before);
         assert!(!copy.exists());
+    }
+
+    /// A query naming a table or column that does not exist is told what
+    /// the database holds.
+    #[test]
+    fn an_unknown_name_is_answered_with_the_tables_there_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT, price REAL);
+             CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, city TEXT);",
+        )
+        .unwrap();
+        drop(conn);
+        for sql in ["SELECT price FROM sales", "SELECT city_name FROM customers"] {
+            let (tx, _rx) = tokio::sync::oneshot::channel();
+            match job(&path, sql).run(tx) {
+                Err(ToolError::Failed(m)) => assert!(
+                    m.ends_with(
+                        "The tables of 't': customers(id, name, city); products(id, name, price)"
+                    ),
+                    "{m}"
+                ),
+                other => panic!("{sql}: {other:?}"),
+            }
+        }
+        // Other errors say only what went wrong.
+        let (tx, _rx) = tokio::sync::oneshot::channel();
+        match job(&path, "SELEC 1").run(tx) {
+            Err(ToolError::Failed(m)) => assert!(!m.contains("The tables"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
