@@ -517,7 +517,10 @@ impl AgentRuntime {
             // A failed call to correct is sampled warmer: sampled as usual
             // (and greedy all the more) the model wrote the same failing
             // call again, word for word.
-            let correcting = ctx.json_steps && !direct && call_to_correct(&ctx).is_some();
+            let to_correct = (ctx.json_steps && !direct)
+                .then(|| call_to_correct(&ctx).cloned())
+                .flatten();
+            let correcting = to_correct.is_some();
             let request = ChatRequest {
                 model: ctx.resolved.model.clone(),
                 messages: prompt::messages(&prompt::PromptInput {
@@ -538,7 +541,7 @@ impl AgentRuntime {
                     let required = tools_still_required(&ctx);
                     let mut schema = if repeats_itself(&ctx.steps) {
                         step::schema(&[])
-                    } else if let Some(tool) = call_to_correct(&ctx) {
+                    } else if let Some(tool) = &to_correct {
                         step::schema_without_finish(std::slice::from_ref(tool))
                     } else if required.is_empty() {
                         step::schema(&ctx.tools)

@@ -198,8 +198,8 @@ fn finish_variant() -> Value {
             "action": { "const": FINISH },
             // The answer before the thought: with the thought first the
             // default 270M model restated the task in it ("The program
-            // printed 3.5 times 4.") and copied that into the answer
-            // (3 of 8 arithmetic answers right instead of 4).
+            // printed 3.5 times 4.") and copied that into the answer (in
+            // one run each, 1 of 8 arithmetic answers right instead of 2).
             "answer": { "type": "string", "maxLength": ANSWER_MAX },
             "confidence": { "type": "number", "minimum": 0, "maximum": 1 },
             "thought": { "type": "string", "maxLength": THOUGHT_MAX },
@@ -248,7 +248,8 @@ pub fn instructions(tools: &[ToolDef]) -> String {
 /// and with the task far above the observation it answered something else
 /// (the address it fetched instead of the phone number on the page). With
 /// the task just before the observation instead, the default 270M model
-/// copied the examples more (10 of 32 competence tasks right, not 12).
+/// copied the example more (it remembered "the office opens at nine" for
+/// a task that gave another fact).
 pub fn observation_message(tool: &str, observation: &str, task: &str) -> String {
     if failed(observation) {
         return format!(
@@ -360,64 +361,40 @@ const WORKED: &[Worked] = &[
     },
 ];
 
-/// How many worked examples come before a task. Measured on the default
-/// 270M model: with three (the closest last) it no longer copied a program
-/// the task spelled out — `print(sum(range(1, 101)))` came back without its
-/// last parenthesis, twice — and the competence suite did not get better
-/// (10 to 12 of 32 right in five runs, as with one); the e2e approvals
-/// journey failed on it. One, the closest, it is.
-const EXAMPLES_SHOWN: usize = 1;
-
+/// One worked example comes before a task, the closest. Measured on the
+/// default 270M model: with three (the closest last) it no longer copied a
+/// program the task spelled out — `print(sum(range(1, 101)))` came back
+/// without its last parenthesis, twice, failing the e2e approvals journey —
+/// and the competence suite did not get better (10 to 12 of 32 right in
+/// five runs, the same spread as with one).
 fn args(call: &Call) -> Value {
     serde_json::from_str(call.arguments).unwrap_or(Value::Null)
 }
 
-/// The worked examples for an agent with `tools` on a task that requires
-/// `required`: those whose calls use only the agent's tools, at most
-/// [`EXAMPLES_SHOWN`], the closest to the task last (a small model follows
-/// what it read last). Closest: the example uses the most of the required
-/// tools, then the fewest others; between equals, the first listed.
-fn examples_for<'a>(tools: &[&str], required: &[&str]) -> Vec<&'a Worked> {
-    let mut fit: Vec<(usize, usize, &Worked)> = WORKED
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| w.calls.iter().all(|c| tools.contains(&c.tool)))
-        .map(|(i, w)| {
-            let mut used: Vec<&str> = w.calls.iter().map(|c| c.tool).collect();
-            used.dedup();
-            let hits = used.iter().filter(|t| required.contains(t)).count();
-            let others = used.len() - hits;
-            // Higher is closer; the list order breaks ties (first wins).
-            (hits * 10 + (9 - others.min(9)), usize::MAX - i, w)
-        })
-        .collect();
-    fit.sort_by_key(|f| std::cmp::Reverse((f.0, f.1)));
-    // The closest example of each set of tools first, then more of them.
-    let tool_set = |w: &Worked| {
-        let mut t: Vec<&str> = w.calls.iter().map(|c| c.tool).collect();
-        t.sort_unstable();
-        t.dedup();
-        t
+/// The worked example for an agent with `tools` on a task that requires
+/// `required`: of those whose calls use only the agent's tools, the one
+/// that uses the most of the required tools, then the fewest others;
+/// between equals, the first listed.
+fn closest_example(tools: &[&str], required: &[&str]) -> Option<&'static Worked> {
+    let score = |w: &Worked| {
+        let mut used: Vec<&str> = w.calls.iter().map(|c| c.tool).collect();
+        used.sort_unstable();
+        used.dedup();
+        let hits = used.iter().filter(|t| required.contains(t)).count();
+        (hits, std::cmp::Reverse(used.len() - hits))
     };
-    let mut shown: Vec<&Worked> = Vec::new();
-    for f in &fit {
-        if shown.len() < EXAMPLES_SHOWN && !shown.iter().any(|s| tool_set(s) == tool_set(f.2)) {
-            shown.push(f.2);
-        }
-    }
-    for f in &fit {
-        if shown.len() < EXAMPLES_SHOWN && !shown.iter().any(|s| std::ptr::eq(*s, f.2)) {
-            shown.push(f.2);
-        }
-    }
-    shown.reverse();
-    shown
+    WORKED
+        .iter()
+        .filter(|w| w.calls.iter().all(|c| tools.contains(&c.tool)))
+        // max_by_key keeps the last of equals: go through the list backwards.
+        .rev()
+        .max_by_key(|w| score(w))
 }
 
-/// Worked exchanges on other tasks, shown before the real one in JSON
-/// steps (see [`examples_for`]): each a task, its calls with their
-/// observations, and the answer. A small model learns the format from them
-/// and — the examples being about something else — takes the content from
+/// A worked exchange on another task, shown before the real one in JSON
+/// steps (see [`closest_example`]): the task, its calls with their
+/// observations, and the answer. A small model learns the format from it
+/// and — the example being about something else — takes the content from
 /// its own task. None for an agent without built-in tools.
 pub fn example_messages(tools: &[ToolDef], required: &[String]) -> Vec<crate::providers::Message> {
     use crate::providers::Message;
@@ -426,7 +403,7 @@ pub fn example_messages(tools: &[ToolDef], required: &[String]) -> Vec<crate::pr
     let mut out = Vec::new();
     // Without a tool the grammar leaves nothing to choose but the answer
     // itself, and an example answer only got copied: no example then.
-    for w in examples_for(&names, &required) {
+    if let Some(w) = closest_example(&names, &required) {
         out.push(Message::user(format!("Task (an example): {}\n", w.task)));
         for c in w.calls {
             out.push(Message::assistant(
@@ -560,9 +537,9 @@ pub fn extract_json(text: &str) -> Option<Value> {
 /// before its end — because it began repeating itself in the `thought` that
 /// follows the call (the schema puts the action and its arguments first).
 /// The call itself is whole, so it is kept; nothing is made of a cut-off
-/// `finish` or of arguments that did not close. Measured on the default
-/// 270M model: 5 of its 32 competence tasks failed this way, each with a
-/// complete query before the loop.
+/// `finish` or of arguments that did not close. On the default 270M model
+/// 6 of the 32 competence tasks failed on such a loop (2026-12-03), some
+/// after a whole query (`…FROM deskprice"},"thought":"The query ret…`).
 pub fn salvage_call(text: &str, call_id: &str) -> Option<Step> {
     let at = text.find("\"arguments\"")?;
     let arguments = extract_json(&text[at + "\"arguments\"".len()..])?;
@@ -583,7 +560,7 @@ pub fn salvage_call(text: &str, call_id: &str) -> Option<Step> {
     let whole = json!({
         "action": name,
         "arguments": arguments,
-        "thought": "(cut short: the rest of this step repeated itself)",
+        "thought": "(the rest of this step was cut short)",
     });
     parse(&whole.to_string(), call_id).ok()
 }

@@ -458,8 +458,9 @@ impl Job {
     fn query(&self, conn: &Connection) -> Result<Table, ToolError> {
         let sqlite = |e: rusqlite::Error| self.sqlite_error(e);
         let mut stmt = conn.prepare(&self.sql).map_err(|e| {
+            let message = e.to_string();
             let unknown_name =
-                e.to_string().contains("no such table") || e.to_string().contains("no such column");
+                message.contains("no such table") || message.contains("no such column");
             match (sqlite(e), unknown_name) {
                 // Say what there is: a model that guessed a name can then
                 // correct it (a human reading the trace too).
