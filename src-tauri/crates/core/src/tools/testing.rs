@@ -68,13 +68,17 @@ impl Tool for Append {
             .clone()
             .ok_or_else(|| ToolError::Unavailable("ENSEMBLE_TEST_TOOLS_DIR is not set".into()))?;
         let path = dir.join(&a.file);
-        let line = a.line.replace('\n', " ");
+        let line = format!("{}\n", a.line.replace('\n', " "));
         tokio::task::spawn_blocking(move || {
             let mut f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)?;
-            writeln!(f, "{line}")?;
+            // One write: `writeln!` writes the text and the newline apart,
+            // and two tasks appending at once then interleaved
+            // ("crash-8crash-1", "") — the crash test read that as a
+            // repeated side effect.
+            f.write_all(line.as_bytes())?;
             f.sync_all()
         })
         .await
