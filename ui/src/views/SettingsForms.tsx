@@ -171,14 +171,24 @@ function useSection<V>(settings: Settings, fromSettings: (s: Settings) => V, toP
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
+  // The stored values the form last took in, and whether it has edits now
+  // (a ref: the effect must see an edit made before it runs). Only a real
+  // change of the stored values resets the fields: on mount the state
+  // already holds them, and an effect that ran late — after the user's
+  // first keystrokes, as under load — put the old value back under them.
+  const synced = useRef(key);
+  const dirtyNow = useRef(false);
   useEffect(() => {
+    if (synced.current === key) return;
+    synced.current = key;
     setBase(stored);
-    if (!dirty) setValues(stored);
+    if (!dirtyNow.current) setValues(stored);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
   const edit = (next: V) => {
     setValues(next);
-    setDirty(JSON.stringify(next) !== JSON.stringify(base));
+    dirtyNow.current = JSON.stringify(next) !== JSON.stringify(base);
+    setDirty(dirtyNow.current);
     setSaved(false);
     setError(null);
   };
@@ -190,6 +200,7 @@ function useSection<V>(settings: Settings, fromSettings: (s: Settings) => V, toP
       const now = fromSettings(s);
       setBase(now);
       setValues(now);
+      dirtyNow.current = false;
       setDirty(false);
       setSaved(true);
       return true;
