@@ -66,8 +66,13 @@ fn the_probe_stores_a_verdict_that_models_list_shows() {
 
     let probed = ok_json(dir.path(), &["models", "probe", "--provider", "embedded"]);
     let p = &probed[0];
-    assert_eq!(p["tools"], "json_steps", "{p:#}");
-    assert_eq!(p["verdict"], "tools: JSON steps");
+    // The default model is a base model: its agents take guided steps.
+    assert_eq!(p["tools"], "guided", "{p:#}");
+    assert_eq!(p["verdict"], "tools: guided steps (base model)");
+    assert!(
+        p["reason"].as_str().unwrap().contains("base model"),
+        "{p:#}"
+    );
     assert_eq!(p["json_schema"], true, "{p:#}");
     assert_eq!(p["context_length"], 4096);
     assert!(p["native_cases_total"].is_null(), "no native tools to try");
@@ -79,12 +84,15 @@ fn the_probe_stores_a_verdict_that_models_list_shows() {
         .iter()
         .find(|m| m["provider"] == "embedded")
         .unwrap();
-    assert_eq!(entry["profile"]["verdict"], "tools: JSON steps");
+    assert_eq!(
+        entry["profile"]["verdict"],
+        "tools: guided steps (base model)"
+    );
     assert_eq!(entry["profile"]["source"], "probe");
     // The plain table says it too.
     let text =
         String::from_utf8_lossy(&ensemble(dir.path(), &["models", "list"]).stdout).to_string();
-    assert!(text.contains("tools: JSON steps"), "{text}");
+    assert!(text.contains("tools: guided steps (base model)"), "{text}");
 
     // A provider that is not reachable: one line, nothing stored.
     let (code, err) = fails(dir.path(), &["models", "probe", "--provider", "ollama"]);

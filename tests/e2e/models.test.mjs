@@ -2,8 +2,9 @@
 // with the embedded model in the data folder and no Ollama. The embedded
 // model is listed as not probed; "Probe" runs the capability probe on the
 // real model (a JSON-schema answer and a streamed answer: the engine has no
-// native tool calls) and the row shows the stored verdict "tools: JSON
-// steps" with what was measured; the verdict is in the models list over
+// native tool calls) and the row shows the stored verdict "tools: guided
+// steps (base model)" — the default model has no chat template — with what
+// was measured; the verdict is in the models list over
 // IPC too. Screenshot in target/e2e/models-probed.png.
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
@@ -32,8 +33,8 @@ test("probing the embedded model stores its verdict and the Models panel shows i
 
   await (await s.waitFor(`${ROW} button[aria-label='Probe gemma-3-270m-q4_k_m.gguf']`)).click();
   // Two short generations on the real model.
-  const verdict = await s.waitForText(`${ROW} .badge`, "tools: JSON steps", { timeout: 180000 });
-  assert.equal(await verdict.text(), "tools: JSON steps");
+  const verdict = await s.waitForText(`${ROW} .badge`, "tools: guided steps (base model)", { timeout: 180000 });
+  assert.equal(await verdict.text(), "tools: guided steps (base model)");
   const measured = await row.text();
   assert.match(measured, /JSON ok/, measured);
   assert.match(measured, /tok\/s/, measured);
@@ -45,6 +46,6 @@ test("probing the embedded model stores its verdict and the Models panel shows i
   const r = await s.invoke("models_list");
   assert.ok(!r.err, JSON.stringify(r.err));
   const entry = r.ok.models.find((m) => m.provider === "embedded" && m.model.name === "gemma-3-270m-q4_k_m.gguf");
-  assert.equal(entry?.profile?.tools, "json_steps");
+  assert.equal(entry?.profile?.tools, "guided");
   assert.equal(entry?.profile?.source, "probe");
 });

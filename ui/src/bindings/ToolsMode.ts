@@ -3,4 +3,4 @@
 /**
  * How agents on this model take their steps.
  */
-export type ToolsMode = "native" | "json_steps" | "unusable";
+export type ToolsMode = "native" | "json_steps" | "guided" | "unusable";

@@ -7,11 +7,14 @@ import type { ModelProfile } from "../bindings/ModelProfile";
 import { useQuery } from "../hooks";
 import { Badge, ErrorText, Field, QueryView, relativeTime } from "../components/ui";
 
-/** How a verdict looks: native tools are the best case, JSON steps work, unusable does not. */
+/**
+ * How a verdict looks: native tools are the best case; JSON steps and
+ * guided steps (a base model) work; unusable does not.
+ */
 export function verdictTone(p: ModelProfile | null): "good" | "info" | "bad" | "neutral" {
   if (!p) return "neutral";
   if (p.tools === "native") return "good";
-  if (p.tools === "json_steps") return "info";
+  if (p.tools === "json_steps" || p.tools === "guided") return "info";
   return "bad";
 }
 
@@ -27,8 +30,8 @@ function figure(v: number | null, unit: string): string | null {
 
 /**
  * Settings → Models: each provider's models with a plain verdict on what
- * they can do as agents ("tools: native", "tools: JSON steps", "not usable
- * for agents: …"), what the probe measured, and a button to probe again.
+ * they can do as agents ("tools: native", "tools: JSON steps", "tools:
+ * guided steps (base model)", "not usable for agents: …"), what the probe measured, and a button to probe again.
  */
 export function ModelsPanel() {
   const models = useQuery(() => api.models.list(), [], ["provider"]);

@@ -8,6 +8,7 @@
 //! crash and later resume from its last completed step.
 
 pub mod act;
+pub mod guided;
 pub mod prompt;
 pub mod step;
 
@@ -134,6 +135,11 @@ pub(crate) struct Ctx {
     pub resolved: Resolved,
     pub tools: Vec<ToolDef>,
     pub json_steps: bool,
+    /// Steps on a base model: made by the runtime from short prompts
+    /// ([`guided`]) instead of asked for whole.
+    pub guided: bool,
+    /// The databases `sql_query` may read (name and file).
+    pub databases: Vec<crate::settings::SqlDatabase>,
     pub memory: Vec<String>,
     pub dependencies: Vec<(String, String)>,
     pub steps: Vec<RunStep>,
@@ -155,7 +161,9 @@ fn tools_still_required(ctx: &Ctx) -> Vec<ToolDef> {
     let mut left: Vec<ToolDef> = ctx
         .tools
         .iter()
-        .filter(|tool| t.required_capabilities.contains(&tool.name))
+        .filter(|tool| {
+            t.required_capabilities.contains(&tool.name) || names_tool(&text, &tool.name)
+        })
         .filter(|tool| {
             !ctx.steps
                 .iter()
@@ -165,6 +173,27 @@ fn tools_still_required(ctx: &Ctx) -> Vec<ToolDef> {
         .collect();
     left.sort_by_key(|tool| text.find(&tool.name).unwrap_or(usize::MAX));
     left
+}
+
+/// Whether a task's text asks for a tool by name: a name like `code_run`
+/// as a word of its own; a plain word such as `remember` only as "the
+/// remember tool" or "with remember" (so "remember to be brief" asks for
+/// nothing).
+fn names_tool(text: &str, name: &str) -> bool {
+    let lower = text.to_lowercase();
+    let name = name.to_lowercase();
+    if name.contains('_') {
+        return lower
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .any(|w| w == name);
+    }
+    [
+        format!("{name} tool"),
+        format!("with {name}"),
+        format!("using {name}"),
+    ]
+    .iter()
+    .any(|phrase| lower.contains(phrase.as_str()))
 }
 
 /// The addresses a run has been given: in its task, the results it depends
@@ -315,21 +344,20 @@ impl AgentRuntime {
                 deps.push((t.title, t.output.unwrap_or_default()));
             }
             let steps = c.read(|conn| runs::run_steps(conn, &run_id))?;
-            let databases: Vec<String> = c
-                .settings()?
-                .sql_databases
-                .into_iter()
-                .map(|d| d.name)
-                .collect();
+            let databases = c.settings()?.sql_databases;
             Ok((memory, deps, steps, databases))
         })
         .await?;
-        name_the_databases(&mut tools, &databases);
+        let names: Vec<String> = databases.iter().map(|d| d.name.clone()).collect();
+        name_the_databases(&mut tools, &names);
+        let guided = json_steps && self.hub.is_base_model(&resolved).await;
         Ok(Ctx {
             job,
             resolved,
             tools,
             json_steps,
+            guided,
+            databases,
             memory,
             dependencies,
             steps,
@@ -507,6 +535,34 @@ impl AgentRuntime {
                 return fail(reason);
             }
             let started = Instant::now();
+            // On a base model the runtime makes the step from short prompts;
+            // a tool it has no prompt for gets a JSON step that calls it.
+            let mut forced: Option<ToolDef> = None;
+            if ctx.guided {
+                match self.guided_step(&ctx).await {
+                    Ok(guided::Guided::Step { step, usage }) => {
+                        ctx.reroll = None;
+                        let ms = started.elapsed().as_millis() as u64;
+                        match self.take(&mut ctx, Ok(step), "", usage, ms).await {
+                            Some(outcome) => return outcome,
+                            None => continue,
+                        }
+                    }
+                    Ok(guided::Guided::JsonStep(tool)) => forced = Some(tool),
+                    Ok(guided::Guided::Looped { tail }) => {
+                        if ctx.reroll.is_some() {
+                            return fail(format!(
+                                "the model kept repeating itself, twice (…{tail}); a larger model may do better"
+                            ));
+                        }
+                        tracing::info!(run = %ctx.job.run.id, "the model repeated itself; retrying the step");
+                        ctx.reroll = Some(reroll_seed());
+                        continue;
+                    }
+                    Ok(guided::Guided::GiveUp(reason)) => return fail(reason),
+                    Err(e) => return from_provider(e),
+                }
+            }
             // A JSON-step model with no tool to call answers in plain text:
             // the step format leaves it nothing to choose but the answer, and
             // on a small base model the JSON wrapper cost the answer itself
@@ -539,7 +595,9 @@ impl AgentRuntime {
                 },
                 json_schema: (ctx.json_steps && !direct).then(|| {
                     let required = tools_still_required(&ctx);
-                    let mut schema = if repeats_itself(&ctx.steps) {
+                    let mut schema = if let Some(tool) = &forced {
+                        step::schema_without_finish(std::slice::from_ref(tool))
+                    } else if repeats_itself(&ctx.steps) {
                         step::schema(&[])
                     } else if let Some(tool) = &to_correct {
                         step::schema_without_finish(std::slice::from_ref(tool))
@@ -565,6 +623,8 @@ impl AgentRuntime {
                 seed: ctx.reroll.or_else(|| correcting.then(reroll_seed)),
                 max_tokens: None,
                 stop: STEP_STOPS.iter().map(|s| s.to_string()).collect(),
+                raw_prompt: None,
+                grammar: None,
             };
             // Every step carries a cap: a JSON step the size its bounded
             // strings allow, a native step room for a full final answer.
@@ -695,28 +755,40 @@ impl AgentRuntime {
                     confidence: None,
                 })
             };
-            let outcome = match parsed {
-                Err(problem) => {
-                    self.repair(&mut ctx, &got.text, None, &problem, usage, ms)
-                        .await
-                }
-                Ok(step::Step::Act {
-                    thought,
-                    tool,
-                    arguments,
-                    call_id,
-                }) => act::act(self, &mut ctx, thought, tool, arguments, call_id, usage, ms).await,
-                Ok(step::Step::Finish {
-                    thought,
-                    answer,
-                    confidence,
-                }) => act::finish(self, &mut ctx, thought, answer, confidence, usage, ms).await,
-            };
-            match outcome {
-                Ok(None) => continue,
-                Ok(Some(o)) => return o,
-                Err(e) => return from_core(e),
+            if let Some(outcome) = self.take(&mut ctx, parsed, &got.text, usage, ms).await {
+                return outcome;
             }
+        }
+    }
+
+    /// Takes a step the model made (or sends back one it could not make);
+    /// `Some` when the run stops here.
+    async fn take(
+        &self,
+        ctx: &mut Ctx,
+        parsed: std::result::Result<step::Step, String>,
+        raw: &str,
+        usage: Usage,
+        ms: u64,
+    ) -> Option<Outcome> {
+        let outcome = match parsed {
+            Err(problem) => self.repair(ctx, raw, None, &problem, usage, ms).await,
+            Ok(step::Step::Act {
+                thought,
+                tool,
+                arguments,
+                call_id,
+            }) => act::act(self, ctx, thought, tool, arguments, call_id, usage, ms).await,
+            Ok(step::Step::Finish {
+                thought,
+                answer,
+                confidence,
+            }) => act::finish(self, ctx, thought, answer, confidence, usage, ms).await,
+        };
+        match outcome {
+            Ok(None) => None,
+            Ok(o @ Some(_)) => o,
+            Err(e) => Some(from_core(e)),
         }
     }
 

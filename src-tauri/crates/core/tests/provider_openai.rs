@@ -582,3 +582,108 @@ async fn the_key_is_sent_as_a_bearer_token() {
         "Debug must not print the key"
     );
 }
+
+/// llama.cpp's server for a GGUF without a chat template: `/props` reports
+/// its built-in ChatML template as the model's (as `llama-server` 11434
+/// does), and `/v1/completions` streams `text` chunks.
+async fn llama_server_with_base_model(template: &'static str) -> FixtureServer {
+    FixtureServer::start(move |req, _| match req.path.as_str() {
+        "/v1/models" => Reply::json(
+            200,
+            json!({"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "llamacpp",
+                "meta": {"n_ctx_train": 32768}}]}),
+        ),
+        "/props" => Reply::json(
+            200,
+            json!({"chat_template": template, "total_slots": 1, "build_info": "b11434"}),
+        ),
+        "/v1/completions" => {
+            let chunk = |text: &str, finish: Option<&str>| {
+                json!({"id": "cmpl-1", "object": "text_completion", "model": MODEL,
+                    "choices": [{"index": 0, "text": text, "logprobs": null, "finish_reason": finish}]})
+            };
+            Reply::stream_split(
+                SSE,
+                &sse(&[
+                    chunk(" 17", None),
+                    chunk(" * 23)", None),
+                    chunk("", Some("stop")),
+                    usage_chunk(40, 3),
+                ]),
+                7,
+            )
+        }
+        _ => Reply::json(404, json!({"error": {"message": "unknown path"}})),
+    })
+    .await
+}
+
+/// The template llama-server gives a model without one (its
+/// `CHATML_TEMPLATE_SRC`, as `/props` prints it).
+const LLAMA_CPP_CHATML: &str = "{%- for message in messages -%}\n  {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' -}}\n{%- endfor -%}\n{%- if add_generation_prompt -%}\n  {{- '<|im_start|>assistant\n' -}}\n{%- endif -%}";
+
+#[tokio::test]
+async fn a_base_model_on_llama_server_is_recognised_and_continues_raw_prompts_under_a_grammar() {
+    let server = llama_server_with_base_model(LLAMA_CPP_CHATML).await;
+    let p = provider(&server, None);
+    assert!(p.supports_raw_prompt());
+    // Grammars only once the server showed it is llama.cpp.
+    assert!(!p.supports_grammar());
+    let facts = p.model_facts(MODEL).await.unwrap();
+    assert_eq!(
+        facts.chat_template,
+        Some(false),
+        "the default template means none of its own"
+    );
+    assert_eq!(facts.context_length, Some(32768));
+    assert!(p.supports_grammar());
+
+    let request = ChatRequest {
+        model: MODEL.into(),
+        raw_prompt: Some("Task: What is 17 times 23?\nProgram: print(".into()),
+        grammar: Some("root ::= [0-9 *]+ \")\"".into()),
+        temperature: Some(0.0),
+        seed: Some(7),
+        max_tokens: Some(120),
+        stop: vec!["\n".into()],
+        ..ChatRequest::default()
+    };
+    let got = collect(p.chat(request, CancellationToken::new()).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(got.text, " 17 * 23)");
+    assert_eq!(got.finish, Some(FinishReason::Stop));
+    assert_eq!(got.usage.input_tokens, 40);
+    let rec = server.recorded();
+    let sent = rec
+        .iter()
+        .find(|r| r.path == "/v1/completions")
+        .unwrap()
+        .json();
+    assert_eq!(
+        sent["prompt"],
+        "Task: What is 17 times 23?\nProgram: print("
+    );
+    assert_eq!(sent["grammar"], "root ::= [0-9 *]+ \")\"");
+    assert_eq!(sent["max_tokens"], 120);
+    assert_eq!(sent["seed"], 7);
+    assert_eq!(sent["stop"], json!(["\n"]));
+    assert_eq!(sent["stream"], true);
+    assert!(sent.get("messages").is_none());
+}
+
+#[tokio::test]
+async fn a_model_with_its_own_template_or_a_server_without_props_is_not_taken_for_a_base_model() {
+    let server = llama_server_with_base_model(
+        "{% for m in messages %}<start_of_turn>{{ m.content }}{% endfor %}",
+    )
+    .await;
+    let facts = provider(&server, None).model_facts(MODEL).await.unwrap();
+    assert_eq!(facts.chat_template, Some(true));
+    // Any other OpenAI-compatible server: no `/props`, nothing said.
+    let other = serve(Reply::Hangup).await;
+    let p = provider(&other, None);
+    let facts = p.model_facts("llama-3.2-1b").await.unwrap();
+    assert_eq!(facts.chat_template, None);
+    assert!(!p.supports_grammar());
+}

@@ -50,17 +50,6 @@ fn worker(env: &Env, autonomy: Autonomy, tools: &[&str]) -> String {
         .id
 }
 
-fn task_for(env: &Env, agent: &str, title: &str) -> String {
-    env.core
-        .create_task(NewTask {
-            title: title.into(),
-            assigned_agent_id: Some(agent.into()),
-            ..Default::default()
-        })
-        .unwrap()
-        .id
-}
-
 fn lines(env: &Env, file: &str) -> Vec<String> {
     std::fs::read_to_string(env.dir.path().join(file))
         .unwrap_or_default()
@@ -82,7 +71,7 @@ async fn a_multi_step_run_with_a_repair_and_an_unknown_tool() {
         }
     }));
     let a = worker(&env, Autonomy::Autopilot, &["test_sleep", "test_append"]);
-    let t = task_for(&env, &a, "steps");
+    let t = env.task_for(&a, "steps");
     env.start();
     let done = env.wait_final(std::slice::from_ref(&t), LONG).await;
     assert_eq!(done[0].status, TaskStatus::Completed, "{:?}", done[0].error);
@@ -130,7 +119,7 @@ async fn max_steps_ends_the_run_with_a_reason() {
         Reply::tool_call("test_sleep", json!({"ms": 1}))
     }));
     let a = worker(&env, Autonomy::Autopilot, &["test_sleep"]);
-    let t = task_for(&env, &a, "endless");
+    let t = env.task_for(&a, "endless");
     env.start();
     let done = env.wait_final(&[t], LONG).await;
     assert_eq!(done[0].status, TaskStatus::Failed);
@@ -162,7 +151,7 @@ async fn json_steps_for_providers_without_native_tools() {
         .without_tools(),
     );
     let a = worker(&env, Autonomy::Autopilot, &["test_sleep"]);
-    let t = task_for(&env, &a, "json");
+    let t = env.task_for(&a, "json");
     env.start();
     let done = env.wait_final(std::slice::from_ref(&t), LONG).await;
     assert_eq!(
@@ -186,7 +175,7 @@ async fn manual_records_a_suggestion_and_runs_nothing() {
         }
     }));
     let a = worker(&env, Autonomy::Manual, &["test_append"]);
-    let t = task_for(&env, &a, "suggest");
+    let t = env.task_for(&a, "suggest");
     env.start();
     let done = env.wait_final(&[t], LONG).await;
     assert_eq!(done[0].status, TaskStatus::Completed);
@@ -218,7 +207,7 @@ fn copilot_model() -> ScriptedProvider {
 async fn copilot_waits_and_approve_runs_the_action() {
     let mut env = Env::new(copilot_model());
     let a = worker(&env, Autonomy::Copilot, &["test_append"]);
-    let t = task_for(&env, &a, "approve me");
+    let t = env.task_for(&a, "approve me");
     env.start();
     let ap = env.pending_approval(LONG).await;
     assert_eq!(
@@ -252,7 +241,7 @@ async fn copilot_waits_and_approve_runs_the_action() {
 async fn edit_runs_the_edited_arguments_and_reject_feeds_the_reason_back() {
     let mut env = Env::new(copilot_model());
     let a = worker(&env, Autonomy::Copilot, &["test_append"]);
-    let t1 = task_for(&env, &a, "edit me");
+    let t1 = env.task_for(&a, "edit me");
     env.start();
     let ap = env.pending_approval(LONG).await;
     env.core
@@ -268,7 +257,7 @@ async fn edit_runs_the_edited_arguments_and_reject_feeds_the_reason_back() {
     env.wait_final(&[t1], LONG).await;
     assert_eq!(lines(&env, "c.txt"), ["edited by a human"]);
 
-    let t2 = task_for(&env, &a, "reject me");
+    let t2 = env.task_for(&a, "reject me");
     let ap = env.pending_approval(LONG).await;
     env.core
         .decide_approval(
@@ -303,7 +292,7 @@ async fn edit_runs_the_edited_arguments_and_reject_feeds_the_reason_back() {
 async fn an_expired_approval_is_a_rejection() {
     let mut env = Env::new(copilot_model());
     let a = worker(&env, Autonomy::Copilot, &["test_append"]);
-    let t = task_for(&env, &a, "expire me");
+    let t = env.task_for(&a, "expire me");
     env.start();
     let ap = env.pending_approval(LONG).await;
     env.core
@@ -335,7 +324,7 @@ async fn autopilot_executes_and_tells_the_human() {
     let mut env = Env::new(copilot_model());
     let a = worker(&env, Autonomy::Autopilot, &["test_append"]);
     let mut notices = env.core.events().subscribe_notices();
-    let t = task_for(&env, &a, "just do it");
+    let t = env.task_for(&a, "just do it");
     env.start();
     env.wait_final(&[t], LONG).await;
     assert_eq!(lines(&env, "c.txt"), ["original"]);
@@ -354,7 +343,7 @@ async fn autopilot_executes_and_tells_the_human() {
 async fn a_pending_approval_survives_a_restart_and_the_run_resumes() {
     let mut env = Env::new(copilot_model());
     let a = worker(&env, Autonomy::Copilot, &["test_append"]);
-    let t = task_for(&env, &a, "across restarts");
+    let t = env.task_for(&a, "across restarts");
     env.start();
     let ap = env.pending_approval(LONG).await;
     env.stop().await;
@@ -415,7 +404,7 @@ async fn a_side_effect_interrupted_mid_call_is_never_repeated_silently() {
         }
     }));
     let a = worker(&env, Autonomy::Autopilot, &["test_append"]);
-    let t = task_for(&env, &a, "fragile");
+    let t = env.task_for(&a, "fragile");
     env.start();
     let end = Instant::now() + LONG;
     while lines(&env, "once.txt").is_empty() {
@@ -488,7 +477,7 @@ async fn an_interrupted_idempotent_call_is_simply_run_again() {
         }
     }));
     let a = worker(&env, Autonomy::Autopilot, &["test_sleep"]);
-    let t = task_for(&env, &a, "nap");
+    let t = env.task_for(&a, "nap");
     env.start();
     let end = Instant::now() + LONG;
     while env
@@ -541,7 +530,7 @@ async fn a_final_answer_can_require_approval() {
         })
         .unwrap()
         .id;
-    let t = task_for(&env, &a, "answer");
+    let t = env.task_for(&a, "answer");
     env.start();
     let first = env.pending_approval(LONG).await;
     assert_eq!(

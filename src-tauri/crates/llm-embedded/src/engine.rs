@@ -71,6 +71,10 @@ pub(crate) struct Generation {
     pub max_tokens: Option<u32>,
     pub stop: Vec<String>,
     pub seed: Option<u32>,
+    /// Text to continue as it is (no template, no frame).
+    pub raw_prompt: Option<String>,
+    /// A GBNF grammar (start rule `root`) the output must match.
+    pub grammar: Option<String>,
 }
 
 /// A queued request.
@@ -84,7 +88,7 @@ struct Job {
 
 /// What the engine thread is asked to do.
 enum Request {
-    Generate(Job),
+    Generate(Box<Job>),
     /// Read a GGUF file's facts without loading its weights.
     Inspect {
         path: PathBuf,
@@ -179,7 +183,7 @@ pub(crate) fn start(
         stats,
     };
     engine_queue()?
-        .send(Request::Generate(job))
+        .send(Request::Generate(Box::new(job)))
         .map_err(|_| ProviderError::Unavailable {
             detail: "the embedded engine has stopped; restart Ensemble".to_owned(),
         })?;
@@ -281,7 +285,7 @@ fn run(jobs: std_mpsc::Receiver<Request>) {
         let job = match next.take() {
             Some(job) => job,
             None => match jobs.recv() {
-                Ok(Request::Generate(job)) => job,
+                Ok(Request::Generate(job)) => *job,
                 Ok(Request::Inspect { path, reply }) => {
                     answer_inspect(&backend, &path, reply);
                     continue;
@@ -362,7 +366,7 @@ fn serve_model(
         }
         let next = loop {
             match jobs.recv().ok()? {
-                Request::Generate(next) => break next,
+                Request::Generate(next) => break *next,
                 // Reading another file's facts leaves this model and its
                 // cache as they are.
                 Request::Inspect { path, reply } => answer_inspect(backend_result, &path, reply),

@@ -11,6 +11,7 @@
 //! but a conversation may still carry them from another provider.
 
 use ensemble_core::providers::{Message, Role};
+use ensemble_core::runtime::guided::frames;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 
 /// One turn as chat templates understand it.
@@ -61,11 +62,11 @@ pub(crate) struct Rendered {
 }
 
 /// Turn openings of the [`fallback`] template.
-const FALLBACK_STOPS: &[&str] = &["\nUser:", "\nSystem:", "\nAssistant:"];
+const FALLBACK_STOPS: &[&str] = frames::CHAT_STOPS;
 
 /// The prompt for `messages`, ending where the assistant's answer begins:
 /// the model's own template, else the plain [`fallback`] transcript behind a
-/// short few-shot frame ([`FRAME`]) that makes a base model answer.
+/// short few-shot frame (`frames::BASE_CHAT_FRAME`) that makes a base model answer.
 ///
 /// A model without a template is usually a base model (the default Gemma 3
 /// 270M is one). Measured on it, llama.cpp's built-in `gemma` turn markers
@@ -73,7 +74,7 @@ const FALLBACK_STOPS: &[&str] = &["\nUser:", "\nSystem:", "\nAssistant:"];
 /// transcript is the plain `User:` / `Assistant:` one with its stop strings.
 /// Without the frame it continued a question with more questions ("In two
 /// sentences: what does a research crew do?" got two more questions); with
-/// it, short factual questions get short answers (see `FRAME`). JSON
+/// it, short factual questions get short answers (see `BASE_CHAT_FRAME`). JSON
 /// answers (`json`) get no frame: their format comes from the instructions
 /// and the grammar, and the chat examples only distracted the model there.
 pub(crate) fn render(model: &LlamaModel, messages: &[Message], json: bool) -> Rendered {
@@ -103,56 +104,18 @@ pub(crate) fn render(model: &LlamaModel, messages: &[Message], json: bool) -> Re
     }
 }
 
-/// What a base model reads before the real conversation: a line saying what
-/// the text is, and seven finished exchanges — four short factual answers in
-/// a whole sentence that restates the question, one two-sentence answer, a
-/// verse and a name —
-/// so that it answers the next question instead of continuing it, and stops
-/// after the answer.
-///
-/// Measured on Gemma 3 270M (base, Q4_K_M, greedy, 48 tokens) over 16 short
-/// factual questions (those of `tests/real_model.rs` and the competence
-/// benchmark's chat set): without a frame 1 of 16 right (it repeats the
-/// question or says "I'm not sure"); with two one-word examples 10 of 16;
-/// with five one-word examples 11; with a "quiz" header 9; with this frame
-/// 12 ("Which planet do we live on?" → "Earth." only with whole-sentence
-/// examples). The misses are what the model does not know (a spider's legs,
-/// the days of a week), not answers that fail to come.
-///
-/// Two creative exchanges close it (a two-line verse, a name): without them
-/// an agent task "Write a haiku about the sea" got the task echoed back;
-/// with them it writes lines about the sea, and `tests/factual.rs` went from
-/// 7 to 8 of 10.
-pub(crate) const FRAME: &str = "The following is a conversation between a User and a helpful Assistant. \
-The Assistant answers every question directly and correctly, as briefly as the question allows, and then stops.\n\n\
-User: What is the capital of Japan?\n\n\
-Assistant: The capital of Japan is Tokyo.\n\n\
-User: How many wheels does a bicycle have?\n\n\
-Assistant: A bicycle has two wheels.\n\n\
-User: Who painted the Mona Lisa?\n\n\
-Assistant: Leonardo da Vinci painted the Mona Lisa.\n\n\
-User: What colour is snow?\n\n\
-Assistant: Snow is white.\n\n\
-User: In two sentences: why do we need sleep?\n\n\
-Assistant: Sleep lets the body and the brain recover from the day. Without it, memory, mood and health all suffer.\n\n\
-User: Write two short lines about autumn leaves.\n\n\
-Assistant: Red and gold they drift and fall,\nand the garden wears them all.\n\n\
-User: Suggest a name for a small flower shop in Paris.\n\n\
-Assistant: Le Petit Jardin.\n\n";
-
-/// The [`fallback`] transcript behind the few-shot [`FRAME`]; a system
-/// message becomes a note before the examples.
+/// The plain transcript behind the few-shot frame that makes a base model
+/// answer (`BASE_CHAT_FRAME`: finished exchanges, so that it answers the
+/// next question instead of continuing it, and stops after the answer); a
+/// system message becomes a note before the examples. The same frame the
+/// agent runtime's guided steps answer in; what was measured with it is
+/// said there.
 pub(crate) fn framed(turns: &[Turn]) -> String {
-    let mut prompt = String::new();
-    let (system, rest): (Vec<&Turn>, Vec<&Turn>) = turns.iter().partition(|t| t.role == "system");
-    for s in system {
-        prompt.push_str(s.content.trim());
-        prompt.push_str("\n\n");
-    }
-    prompt.push_str(FRAME);
-    let rest: Vec<Turn> = rest.into_iter().cloned().collect();
-    prompt.push_str(&fallback(&rest));
-    prompt
+    frames::framed_chat(&pairs(turns))
+}
+
+fn pairs(turns: &[Turn]) -> Vec<(&str, &str)> {
+    turns.iter().map(|t| (t.role, t.content.as_str())).collect()
 }
 
 fn apply(
@@ -171,31 +134,10 @@ fn apply(
 }
 
 /// The plain template used when the model brings none that llama.cpp can
-/// apply: each turn as `Role: text`, separated by blank lines, ending with an
-/// open `Assistant:` turn, e.g.
-///
-/// ```text
-/// System: You are terse.
-///
-/// User: Hi
-///
-/// Assistant:
-/// ```
+/// apply (`frames::transcript`): each turn as `Role: text`, ending with an
+/// open `Assistant:` turn.
 pub(crate) fn fallback(turns: &[Turn]) -> String {
-    let mut prompt = String::new();
-    for turn in turns {
-        let label = match turn.role {
-            "system" => "System",
-            "assistant" => "Assistant",
-            _ => "User",
-        };
-        prompt.push_str(label);
-        prompt.push_str(": ");
-        prompt.push_str(turn.content.trim());
-        prompt.push_str("\n\n");
-    }
-    prompt.push_str("Assistant:");
-    prompt
+    frames::transcript(&pairs(turns))
 }
 
 #[cfg(test)]

@@ -125,6 +125,14 @@ impl Provider for EmbeddedProvider {
         false
     }
 
+    fn supports_raw_prompt(&self) -> bool {
+        true
+    }
+
+    fn supports_grammar(&self) -> bool {
+        true
+    }
+
     async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError> {
         self.blocking(|dirs| {
             models::list_all(dirs).map_err(|err| ProviderError::Unavailable {
@@ -190,6 +198,8 @@ impl Provider for EmbeddedProvider {
             max_tokens: request.max_tokens,
             stop: request.stop,
             seed: request.seed,
+            raw_prompt: request.raw_prompt,
+            grammar: request.grammar,
         };
         engine::start(path, generation, cancel, Arc::clone(&self.last_run))
     }

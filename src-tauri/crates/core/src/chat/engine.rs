@@ -417,10 +417,44 @@ impl ChatEngine {
         let messages = self
             .messages(&session.id, agent, resolved.provider.kind(), reply_id)
             .await?;
+        // A base model on a server that would wrap it in a chat template it
+        // was never trained on (llama-server gives it ChatML) reads the
+        // conversation as a framed transcript instead; the embedded engine
+        // frames it itself.
+        let raw_prompt = (resolved.provider.kind() != ProviderKind::Embedded
+            && self.hub.is_base_model(resolved).await)
+            .then(|| {
+                let turns: Vec<(&str, &str)> = messages
+                    .iter()
+                    .map(|m| {
+                        let role = match m.role {
+                            crate::providers::Role::System => "system",
+                            crate::providers::Role::Assistant => "assistant",
+                            _ => "user",
+                        };
+                        (role, m.content.as_str())
+                    })
+                    .collect();
+                crate::runtime::guided::frames::framed_chat(&turns)
+            });
+        let stop = if raw_prompt.is_some() {
+            crate::runtime::guided::frames::CHAT_STOPS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let request = ChatRequest {
             model: resolved.model.clone(),
             messages,
-            temperature: agent.map(|a| a.temperature as f32),
+            // A base model is best greedy (measured on the embedded one;
+            // see its sampler); an agent's own setting still wins.
+            temperature: agent
+                .map(|a| a.temperature as f32)
+                .or(raw_prompt.as_ref().map(|_| 0.0)),
+            raw_prompt,
+            stop,
             ..Default::default()
         };
         let mut stream = match resolved.provider.chat(request, token.clone()).await {

@@ -77,7 +77,13 @@ pub struct ProviderHub {
     probing: Mutex<HashSet<(String, String)>>,
     /// Probes started for a model met for the first time; aborted with the hub.
     background: Mutex<tokio::task::JoinSet<()>>,
+    /// Whether a (provider, model) is a base model, as its provider said;
+    /// asked once per model and process.
+    base_models: Mutex<HashMap<(String, String), bool>>,
 }
+
+/// How long a provider has to say whether a model is a base model.
+const FACTS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A model a provider offers, with what is known of it as an agent.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
@@ -121,7 +127,34 @@ impl ProviderHub {
             auto: Mutex::new(None),
             probing: Mutex::new(HashSet::new()),
             background: Mutex::new(tokio::task::JoinSet::new()),
+            base_models: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether `resolved` is a base model — one without a chat template —
+    /// on a provider that continues raw prompts: agents on it take guided
+    /// steps and a chat with it is framed as a transcript. Asked of the
+    /// provider once per model and process; a provider that does not say
+    /// (or not in time) serves a chat model as far as Ensemble knows.
+    pub async fn is_base_model(&self, resolved: &Resolved) -> bool {
+        if !resolved.provider.supports_raw_prompt() {
+            return false;
+        }
+        let key = (resolved.provider_name.clone(), resolved.model.clone());
+        if let Some(known) = lock(&self.base_models).get(&key).copied() {
+            return known;
+        }
+        let facts = tokio::time::timeout(
+            FACTS_TIMEOUT,
+            resolved.provider.model_facts(&resolved.model),
+        )
+        .await;
+        let Ok(Ok(facts)) = facts else {
+            return false;
+        };
+        let base = facts.chat_template == Some(false);
+        lock(&self.base_models).insert(key, base);
+        base
     }
 
     pub fn with_policy(mut self, policy: RetryPolicy, breaker: BreakerConfig) -> Self {

@@ -26,6 +26,9 @@ pub struct OpenAiProvider {
     base_url: String,
     api_key: Option<String>,
     client: reqwest::Client,
+    /// The server answered `/props` as llama.cpp's `llama-server` does: it
+    /// takes a GBNF `grammar` in a request.
+    llama_cpp: std::sync::atomic::AtomicBool,
 }
 
 /// Redacted: the key must never reach a log line.
@@ -51,7 +54,37 @@ impl OpenAiProvider {
             api_key: api_key
                 .map(|k| k.trim().to_string())
                 .filter(|k| !k.is_empty()),
+            llama_cpp: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The server root (the base URL without its `/v1`).
+    fn root(&self) -> &str {
+        self.base_url.strip_suffix("/v1").unwrap_or(&self.base_url)
+    }
+
+    /// llama.cpp's `/props`: whether the model brings its own chat template.
+    /// llama-server gives a model without one its built-in ChatML template
+    /// and reports that as the model's; a base model then reads turn markers
+    /// it was never trained on (the default 270M model echoed the question
+    /// and wrote `<|im_end|>` into its answers). None when the server is not
+    /// llama.cpp or does not say.
+    async fn llama_cpp_template(&self) -> Option<bool> {
+        let url = format!("{}/props", self.root());
+        let res = self
+            .authorized(self.client.get(&url))
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        if !res.status().is_success() {
+            return None;
+        }
+        let props: Value = res.json().await.ok()?;
+        let template = props.get("chat_template")?.as_str()?;
+        self.llama_cpp
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Some(!is_llama_cpp_default_template(template))
     }
 
     fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -63,6 +96,15 @@ impl OpenAiProvider {
     }
 }
 
+/// llama.cpp's own ChatML template, the one `llama-server` uses for a model
+/// that brings none (`CHATML_TEMPLATE_SRC` in its `common/chat.cpp`),
+/// compared without whitespace.
+fn is_llama_cpp_default_template(template: &str) -> bool {
+    const DEFAULT: &str = "{%- for message in messages -%}{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' -}}{%- endfor -%}{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n' -}}{%- endif -%}";
+    let squeeze = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    squeeze(template) == squeeze(DEFAULT)
+}
+
 #[async_trait]
 impl Provider for OpenAiProvider {
     fn name(&self) -> &str {
@@ -71,6 +113,17 @@ impl Provider for OpenAiProvider {
 
     fn kind(&self) -> ProviderKind {
         ProviderKind::OpenAiCompatible
+    }
+
+    /// The legacy `/completions` endpoint continues a prompt as it is.
+    fn supports_raw_prompt(&self) -> bool {
+        true
+    }
+
+    /// llama.cpp's server takes a GBNF `grammar` (known once `/props` was
+    /// read, see [`Self::model_facts`]).
+    fn supports_grammar(&self) -> bool {
+        self.llama_cpp.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError> {
@@ -121,6 +174,7 @@ impl Provider for OpenAiProvider {
                 m.max_model_len
                     .or_else(|| m.meta.and_then(|meta| meta.n_ctx_train))
             }),
+            chat_template: self.llama_cpp_template().await,
             ..ModelFacts::default()
         })
     }
@@ -130,8 +184,16 @@ impl Provider for OpenAiProvider {
         request: ChatRequest,
         cancel: CancellationToken,
     ) -> Result<EventStream, ProviderError> {
-        let url = format!("{}/chat/completions", self.base_url);
-        let body = request_body(&request);
+        let (url, body) = match &request.raw_prompt {
+            Some(prompt) => (
+                format!("{}/completions", self.base_url),
+                completion_body(&request, prompt),
+            ),
+            None => (
+                format!("{}/chat/completions", self.base_url),
+                request_body(&request),
+            ),
+        };
         tracing::debug!(provider = %self.name, model = %request.model, %url, "starting chat stream");
         let req = self.authorized(self.client.post(&url).json(&body));
         let res = tokio::select! {
@@ -226,6 +288,33 @@ fn request_body(request: &ChatRequest) -> Value {
     }
     if !request.stop.is_empty() {
         // The OpenAI API takes at most four.
+        body["stop"] = json!(request.stop.iter().take(4).collect::<Vec<_>>());
+    }
+    body
+}
+
+/// A raw prompt for the legacy completions endpoint (`/v1/completions`),
+/// with llama.cpp's `grammar` when there is one.
+fn completion_body(request: &ChatRequest, prompt: &str) -> Value {
+    let mut body = json!({
+        "model": request.model,
+        "prompt": prompt,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    if let Some(grammar) = &request.grammar {
+        body["grammar"] = json!(grammar);
+    }
+    if let Some(t) = request.temperature {
+        body["temperature"] = json!(t);
+    }
+    if let Some(m) = request.max_tokens {
+        body["max_tokens"] = json!(m);
+    }
+    if let Some(seed) = request.seed {
+        body["seed"] = json!(seed);
+    }
+    if !request.stop.is_empty() {
         body["stop"] = json!(request.stop.iter().take(4).collect::<Vec<_>>());
     }
     body
@@ -416,6 +505,10 @@ impl OpenAiDecoder {
     fn chunk(&mut self, chunk: Chunk, out: &mut Vec<StreamEvent>) {
         let choice = chunk.choices.and_then(|c| c.into_iter().next());
         if let Some(choice) = choice {
+            // A completion (`/completions`) streams `text`; a chat, `delta`.
+            if let Some(text) = choice.text.filter(|t| !t.is_empty()) {
+                out.push(StreamEvent::Delta(text));
+            }
             let delta = choice.delta.unwrap_or_default();
             if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
                 out.push(StreamEvent::Delta(text));
@@ -573,6 +666,9 @@ struct Timings {
 #[derive(Deserialize)]
 struct Choice {
     delta: Option<ChoiceDelta>,
+    /// What a completion streams instead of `delta`.
+    #[serde(default)]
+    text: Option<String>,
     finish_reason: Option<String>,
 }
 

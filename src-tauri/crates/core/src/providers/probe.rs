@@ -438,7 +438,15 @@ pub async fn probe(
         } else {
             format!("native tool calls: {native_passed} of {native_total} well-formed")
         };
-        if json_schema {
+        if provider.supports_raw_prompt() && facts.chat_template == Some(false) {
+            // A base model: no turns to answer in, whatever its JSON.
+            (
+                ToolsMode::Guided,
+                format!(
+                    "a base model (it brings no chat template): each step is made from short prompts of finished examples; {why_not_native}"
+                ),
+            )
+        } else if json_schema {
             (ToolsMode::JsonSteps, why_not_native)
         } else {
             (

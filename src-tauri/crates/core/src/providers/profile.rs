@@ -23,6 +23,9 @@ text_enum! {
         /// One schema-constrained JSON object per step (the embedded engine,
         /// models without tool support or with malformed calls).
         JsonSteps = "json_steps",
+        /// A base model (no chat template): the runtime makes each step
+        /// from short prompts of finished examples (`runtime::guided`).
+        Guided = "guided",
         /// Neither works; agents still get JSON steps, with little hope.
         Unusable = "unusable",
     }
@@ -124,6 +127,7 @@ pub fn verdict(tools: ToolsMode, reason: &str) -> String {
     match tools {
         ToolsMode::Native => "tools: native".to_string(),
         ToolsMode::JsonSteps => "tools: JSON steps".to_string(),
+        ToolsMode::Guided => "tools: guided steps (base model)".to_string(),
         ToolsMode::Unusable if reason.is_empty() => "not usable for agents".to_string(),
         ToolsMode::Unusable => format!("not usable for agents: {reason}"),
     }
@@ -283,6 +287,10 @@ mod tests {
     fn verdicts_are_plain() {
         assert_eq!(verdict(ToolsMode::Native, ""), "tools: native");
         assert_eq!(verdict(ToolsMode::JsonSteps, "x"), "tools: JSON steps");
+        assert_eq!(
+            verdict(ToolsMode::Guided, "x"),
+            "tools: guided steps (base model)"
+        );
         assert_eq!(
             verdict(ToolsMode::Unusable, "no valid JSON"),
             "not usable for agents: no valid JSON"

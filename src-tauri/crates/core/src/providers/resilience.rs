@@ -347,6 +347,14 @@ impl Provider for Resilient {
         self.inner.supports_tools()
     }
 
+    fn supports_raw_prompt(&self) -> bool {
+        self.inner.supports_raw_prompt()
+    }
+
+    fn supports_grammar(&self) -> bool {
+        self.inner.supports_grammar()
+    }
+
     async fn model_facts(&self, model: &str) -> Result<ModelFacts, ProviderError> {
         self.inner.model_facts(model).await
     }

@@ -109,6 +109,8 @@ pub struct ScriptedProvider {
     name: String,
     kind: ProviderKind,
     tools: bool,
+    /// Plays a base model: no chat template, raw prompts and grammars.
+    base: bool,
     models: Vec<String>,
     source: Source,
     requests: Mutex<Vec<ChatRequest>>,
@@ -134,6 +136,7 @@ impl ScriptedProvider {
             name: name.to_string(),
             kind: ProviderKind::OpenAiCompatible,
             tools: true,
+            base: false,
             models: vec!["scripted".to_string()],
             source,
             requests: Mutex::new(Vec::new()),
@@ -144,6 +147,15 @@ impl ScriptedProvider {
     /// Pretend to be a provider without native tool calling (like the embedded engine).
     pub fn without_tools(mut self) -> Self {
         self.tools = false;
+        self
+    }
+
+    /// Pretend to serve a base model (no chat template, like the default
+    /// embedded model): no native tools, raw prompts and grammars taken, so
+    /// the runtime's agents take guided steps.
+    pub fn as_base_model(mut self) -> Self {
+        self.tools = false;
+        self.base = true;
         self
     }
 
@@ -189,11 +201,20 @@ impl Provider for ScriptedProvider {
         self.tools
     }
 
+    fn supports_raw_prompt(&self) -> bool {
+        self.base
+    }
+
+    fn supports_grammar(&self) -> bool {
+        self.base
+    }
+
     /// A script knows what it plays: native tool calls exactly when it was
-    /// built with them.
+    /// built with them, and a chat template unless it plays a base model.
     async fn model_facts(&self, _model: &str) -> Result<ModelFacts, ProviderError> {
         Ok(ModelFacts {
             tools: Some(self.tools),
+            chat_template: Some(!self.base),
             ..ModelFacts::default()
         })
     }

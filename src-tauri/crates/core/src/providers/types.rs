@@ -107,6 +107,17 @@ pub struct ChatRequest {
     /// providers that take stop sequences.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
+    /// Continue this text exactly as it is, instead of `messages` rendered
+    /// as a chat: how a base model (one without a chat template) is
+    /// prompted — by example, with no turns. Only providers whose
+    /// [`Provider::supports_raw_prompt`] is true take it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_prompt: Option<String>,
+    /// Constrain the output to this grammar, in llama.cpp's GBNF with its
+    /// start rule named `root` (instead of `json_schema`). Only providers
+    /// whose [`Provider::supports_grammar`] is true take it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grammar: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -293,6 +304,18 @@ pub trait Provider: Send + Sync {
     /// asks for schema-constrained JSON steps instead.
     fn supports_tools(&self) -> bool {
         true
+    }
+
+    /// Whether the provider continues a raw prompt
+    /// ([`ChatRequest::raw_prompt`]) with no chat template around it.
+    fn supports_raw_prompt(&self) -> bool {
+        false
+    }
+
+    /// Whether the provider constrains output with a GBNF grammar
+    /// ([`ChatRequest::grammar`]).
+    fn supports_grammar(&self) -> bool {
+        false
     }
 
     async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError>;

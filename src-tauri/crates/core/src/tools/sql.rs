@@ -598,14 +598,28 @@ impl Job {
     }
 }
 
-/// One value as JSON and as a table cell.
 /// Longest list of tables an error message carries.
 const TABLES_SHOWN_BYTES: usize = 1500;
 
-/// The database's tables and views with their columns, e.g.
-/// `products(id, name, price); customers(id, name, city)`, cut at
-/// [`TABLES_SHOWN_BYTES`]; None when the schema cannot be read.
-fn tables(conn: &Connection) -> Option<String> {
+/// A table (or view) of a database and its columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSchema {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+/// The tables and views of the database at `path` with their columns, read
+/// without writing anything (the file is opened read-only). What a model
+/// needs to write a query for it: the names, not the data.
+pub fn schema(path: &std::path::Path) -> Result<Vec<TableSchema>, ToolError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| ToolError::Failed(format!("cannot open {}: {e}", path.display())))?;
+    read_schema(&conn)
+        .ok_or_else(|| ToolError::Failed(format!("cannot read the tables of {}", path.display())))
+}
+
+fn read_schema(conn: &Connection) -> Option<Vec<TableSchema>> {
     let mut names = conn
         .prepare(
             "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') \
@@ -620,14 +634,28 @@ fn tables(conn: &Connection) -> Option<String> {
     let mut columns = conn
         .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
         .ok()?;
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(names.len());
     for name in names {
         let cols: Vec<String> = columns
             .query_map([&name], |r| r.get(0))
             .ok()?
             .filter_map(std::result::Result::ok)
             .collect();
-        let entry = format!("{name}({})", cols.join(", "));
+        out.push(TableSchema {
+            name,
+            columns: cols,
+        });
+    }
+    Some(out)
+}
+
+/// The database's tables and views with their columns, e.g.
+/// `products(id, name, price); customers(id, name, city)`, cut at
+/// [`TABLES_SHOWN_BYTES`]; None when the schema cannot be read.
+fn tables(conn: &Connection) -> Option<String> {
+    let mut out = String::new();
+    for t in read_schema(conn)? {
+        let entry = format!("{}({})", t.name, t.columns.join(", "));
         if out.len() + entry.len() + 2 > TABLES_SHOWN_BYTES {
             out.push_str("; …");
             break;
@@ -640,6 +668,7 @@ fn tables(conn: &Connection) -> Option<String> {
     Some(out)
 }
 
+/// One value as JSON and as a table cell.
 fn cell(v: ValueRef<'_>) -> (serde_json::Value, String) {
     match v {
         ValueRef::Null => (serde_json::Value::Null, "NULL".into()),

@@ -41,10 +41,20 @@ pub fn fast_config() -> OrchestratorConfig {
     }
 }
 
-/// The built-in tools plus the test tools (without needing the env switch).
+/// The built-in tools, the local ones the app registers (`code_run` as
+/// this machine allows it, `web_fetch`, `sql_query`) and the test tools
+/// (without needing the env switch). An agent gets only those it allows.
 pub fn registry(dir: &std::path::Path) -> ToolRegistry {
+    use ensemble_core::tools::{code, sql, web};
     let mut r = ToolRegistry::builtin();
-    for t in ensemble_core::tools::testing::with_dir(Some(dir.to_path_buf())) {
+    for t in code::all(false)
+        .into_iter()
+        .chain(web::all())
+        .chain(sql::all())
+        .chain(ensemble_core::tools::testing::with_dir(Some(
+            dir.to_path_buf(),
+        )))
+    {
         r.register(t);
     }
     r
@@ -152,6 +162,18 @@ impl Env {
                 ..Default::default()
             })
             .expect("task")
+    }
+
+    /// A task given to `agent` by hand (no routing).
+    pub fn task_for(&self, agent: &str, title: &str) -> String {
+        self.core
+            .create_task(NewTask {
+                title: title.into(),
+                assigned_agent_id: Some(agent.into()),
+                ..Default::default()
+            })
+            .expect("task")
+            .id
     }
 
     pub fn set(&self, patch: SettingsPatch) {

@@ -139,7 +139,14 @@ pub(super) fn run(
     // Build the sampler first so an unusable schema fails before any work.
     let base = model.chat_template(None).is_err();
     let sampler = Sampler::new(model, request, base)?;
-    let rendered = prompt::render(model, &request.messages, request.json_schema.is_some());
+    let rendered = match &request.raw_prompt {
+        Some(text) => prompt::Rendered {
+            text: text.replace('\0', ""),
+            stops: &[],
+            trim_start: false,
+        },
+        None => prompt::render(model, &request.messages, request.json_schema.is_some()),
+    };
     tracing::trace!(prompt = %rendered.text, "rendered prompt");
     let prompt = tokenize(model, &rendered.text)?;
     let n_ctx = session.ctx.n_ctx();

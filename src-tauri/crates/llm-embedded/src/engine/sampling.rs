@@ -72,12 +72,16 @@ impl Sampler {
         request: &Generation,
         base: bool,
     ) -> Result<Self, EngineError> {
-        let grammar = request
-            .json_schema
-            .as_ref()
-            .map(|schema| {
-                let grammar = llama_cpp_2::json_schema_to_grammar(&schema.to_string())
-                    .map_err(|err| EngineError::Schema(err.to_string()))?;
+        let gbnf = match (&request.grammar, &request.json_schema) {
+            (Some(grammar), _) => Some(grammar.clone()),
+            (None, Some(schema)) => Some(
+                llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+                    .map_err(|err| EngineError::Schema(err.to_string()))?,
+            ),
+            (None, None) => None,
+        };
+        let grammar = gbnf
+            .map(|grammar| {
                 LlamaSampler::grammar(model, &grammar, GRAMMAR_ROOT)
                     .map_err(|err| EngineError::Schema(err.to_string()))
             })
