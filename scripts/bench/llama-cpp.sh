@@ -10,7 +10,14 @@ CACHE="${ENSEMBLE_CACHE:-$HOME/.cache/ensemble}/llama.cpp"
 mkdir -p "$CACHE"
 cd "$CACHE"
 
-if [ -x build/bin/llama-server ] && [ -x build/bin/llama-bench ] && [ -z "${1:-}" ] && [ -f build/.version ]; then
+# The CPU level the embedded engine is built for (llama-cpp-sys-2 turns
+# GGML_NATIVE off; ggml then builds for x86-64-v3: AVX2, FMA, F16C, BMI2), so
+# the two are compared on the same instructions — and so the tools run on a
+# virtual machine whose CPU lists AMX without the kernel letting a process
+# use it (a native build died there with SIGILL in ggml's AMX code).
+FLAGS="-DGGML_NATIVE=OFF"
+if [ -x build/bin/llama-server ] && [ -x build/bin/llama-bench ] && [ -z "${1:-}" ] \
+  && [ "$(sed -n 2p build/.version 2>/dev/null)" = "$FLAGS" ]; then
   echo "$CACHE/build/bin"
   exit 0
 fi
@@ -42,8 +49,8 @@ mkdir "src-$version"
 tar xzf "$tarball" -C "src-$version" --strip-components=1
 echo "llama.cpp: building llama-server and llama-bench ($version)" >&2
 cmake -S "src-$version/llama.cpp" -B build -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
-  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >&2
+  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF $FLAGS >&2
 cmake --build build --target llama-server llama-bench -j "$(nproc)" >&2
-echo "$version" > build/.version
+printf '%s\n%s\n' "$version" "$FLAGS" > build/.version
 rm -rf "src-$version"
 echo "$CACHE/build/bin"

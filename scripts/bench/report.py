@@ -403,8 +403,12 @@ def competence_section(c: dict) -> str:
         "a fixture database, pages of a local fixture site through `web_fetch`, fetch-then-compute, remember-then-recall, "
         "questions with no tool — each queued with `ensemble tasks add` and run by `ensemble run --until-idle` "
         "(release build, one task at a time). A step is schema-valid unless the runtime had to send it back "
-        "(not JSON, unknown tool, arguments against the tool's schema). Prompt tokens evaluated per step leave out "
-        "what the provider's cache held from the step before.\n"
+        "(not JSON, unknown tool, arguments against the tool's schema). On a base model (no chat template: the "
+        "embedded Gemma 3 270M, the same GGUF on llama-server) agents take guided steps (`runtime/guided.rs`): the "
+        "runtime assembles each step and the model writes only its content (a program, a query, a fact, the answer) "
+        "in short prompts of finished examples, so a step can be sent back only when a tool's schema refuses what "
+        "the model wrote. Prompt tokens evaluated per step leave out what the provider's cache held from the step "
+        "before.\n"
     )
     rows = []
     cats = set()

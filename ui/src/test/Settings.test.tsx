@@ -144,7 +144,7 @@ describe("Settings: models", () => {
     model: "gemma-3-270m-q4_k_m.gguf",
     tools: "guided",
     verdict: "tools: guided steps (base model)",
-    reason: "a base model (it brings no chat template): each step is made from short prompts of finished examples; this provider has no native tool calls; steps are schema-constrained JSON",
+    reason: "a base model (it brings no chat template): each step is made from short prompts of finished examples",
     source: "probe",
     native_cases_passed: null,
     native_cases_total: null,

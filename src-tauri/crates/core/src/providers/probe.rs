@@ -273,7 +273,10 @@ pub async fn probe(
     // Native tool calls.
     let (mut native_passed, mut native_total) = (0u32, 0u32);
     let mut refused: Option<String> = None;
-    if provider.supports_tools() && facts.tools != Some(false) {
+    // A base model has no turns to call tools in: its agents take guided
+    // steps whatever it would do with `tools`, so that is not asked.
+    let base = provider.supports_raw_prompt() && facts.chat_template == Some(false);
+    if provider.supports_tools() && facts.tools != Some(false) && !base {
         for case in tool_cases() {
             native_total += 1;
             let request = ChatRequest {
@@ -438,13 +441,10 @@ pub async fn probe(
         } else {
             format!("native tool calls: {native_passed} of {native_total} well-formed")
         };
-        if provider.supports_raw_prompt() && facts.chat_template == Some(false) {
-            // A base model: no turns to answer in, whatever its JSON.
+        if base {
             (
                 ToolsMode::Guided,
-                format!(
-                    "a base model (it brings no chat template): each step is made from short prompts of finished examples; {why_not_native}"
-                ),
+                "a base model (it brings no chat template): each step is made from short prompts of finished examples".to_string(),
             )
         } else if json_schema {
             (ToolsMode::JsonSteps, why_not_native)
