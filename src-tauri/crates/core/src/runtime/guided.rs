@@ -25,8 +25,9 @@ use serde_json::{json, Value};
 use crate::providers::{collect, ChatRequest, FinishReason, ProviderError, Usage};
 use crate::tools::ToolDef;
 
+use super::rules::{call_to_correct, known_addresses, repeats_itself, tools_still_required};
 use super::step::{self, Step};
-use super::{call_to_correct, repeats_itself, tools_still_required, Ctx, REROLL_WARMER};
+use super::{Ctx, REROLL_WARMER};
 
 /// What a guided step came to.
 pub(crate) enum Guided {
@@ -484,7 +485,7 @@ fn short_description(text: &str) -> String {
 /// The address to fetch next: the first the run was given that it has not
 /// read yet (else the first, which the repeated call then ends).
 fn next_address(ctx: &Ctx) -> Option<String> {
-    let known = super::known_addresses(ctx);
+    let known = known_addresses(ctx);
     let read: Vec<String> = ctx
         .steps
         .iter()
