@@ -40,7 +40,7 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 # npm packages: reinstall only when the lock file changed since the last install.
 if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
-  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+  (cd ui && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
 fi
 
 # The Tauri CLI that builds the .deb (make bundle, the bundle test), from npm,

@@ -14,18 +14,56 @@ pub struct RowCtx<'r, 's> {
     row: &'r Row<'s>,
     entity: &'static str,
     id: String,
+    /// The statement's column names, in order, when it is known to select
+    /// exactly these: columns are then read by position (see [`Self::with_columns`]).
+    columns: Option<&'static [&'static str]>,
 }
 
 impl<'r, 's> RowCtx<'r, 's> {
     /// Reads the `id` column first so that every later error can name the record.
     pub fn new(row: &'r Row<'s>, entity: &'static str) -> Result<Self> {
         let id: String = row.get("id").unwrap_or_else(|_| "?".to_string());
-        Ok(Self { row, entity, id })
+        Ok(Self {
+            row,
+            entity,
+            id,
+            columns: None,
+        })
     }
 
     /// For tables keyed by something other than `id`.
     pub fn keyed(row: &'r Row<'s>, entity: &'static str, id: String) -> Self {
-        Self { row, entity, id }
+        Self {
+            row,
+            entity,
+            id,
+            columns: None,
+        }
+    }
+
+    /// Like [`Self::new`], for a hot read whose statement usually selects
+    /// exactly `columns` (in order, `id` first): a column is then read by its
+    /// position, since rusqlite's by-name lookup asks SQLite for every
+    /// column's name on each read (which made reading a task cost more than
+    /// the query that found it). Other statements are read by name.
+    pub fn with_columns(
+        row: &'r Row<'s>,
+        entity: &'static str,
+        columns: &'static [&'static str],
+    ) -> Result<Self> {
+        let stmt: &rusqlite::Statement<'_> = row.as_ref();
+        // The count and both ends tell such a select from any other;
+        // checking every name would cost a call per column and row.
+        let last = columns.len().saturating_sub(1);
+        let matches = !columns.is_empty()
+            && stmt.column_count() == columns.len()
+            && stmt.column_name(0).is_ok_and(|c| c == columns[0])
+            && stmt.column_name(last).is_ok_and(|c| c == columns[last]);
+        let mut ctx = Self::new(row, entity)?;
+        if matches {
+            ctx.columns = Some(columns);
+        }
+        Ok(ctx)
     }
 
     pub fn id(&self) -> &str {
@@ -41,7 +79,14 @@ impl<'r, 's> RowCtx<'r, 's> {
     }
 
     pub fn get<T: FromSql>(&self, col: &str) -> Result<T> {
-        self.row.get(col).map_err(|e| self.corrupt(col, e))
+        match self
+            .columns
+            .and_then(|names| names.iter().position(|n| *n == col))
+        {
+            Some(at) => self.row.get(at),
+            None => self.row.get(col),
+        }
+        .map_err(|e| self.corrupt(col, e))
     }
 
     pub fn json<T: DeserializeOwned>(&self, col: &str) -> Result<T> {
