@@ -225,7 +225,9 @@ async fn the_disk_fills_up_tmpfs() {
             std::env::var("CI").map_or(true, |v| v.is_empty() || v == "false" || v == "0"),
             "the_disk_fills_up_tmpfs needs to mount a tmpfs (run as root): CI is set, so it may not skip"
         );
-        println!("SKIPPED: cannot mount a tmpfs here (not root); covered by the page-limit case only");
+        println!(
+            "SKIPPED: cannot mount a tmpfs here (not root); covered by the page-limit case only"
+        );
         return;
     };
     let mut rig = Rig::new(Some(&tmpfs.mount.join("data"))).await;
