@@ -9,13 +9,13 @@ BIN := $(CARGO_TARGET_DIR)/debug/ensemble
 export TAURI_CLI ?= $(HOME)/.cache/ensemble/tauri-cli/node_modules/.bin/tauri
 TAURI := $(TAURI_CLI)
 
-.PHONY: run test setup ui build fmt-check clippy core-has-no-tauri rust-test ui-test e2e bundle bundle-test bindings bench bench-peers crash-bench screenshots
+.PHONY: run test setup ui build fmt-check clippy layers rust-test ui-test e2e bundle bundle-test bindings bench bench-peers crash-bench screenshots
 
 run: setup ui
 	cargo build
 	$(BIN)
 
-test: setup ui fmt-check clippy core-has-no-tauri rust-test ui-test e2e bundle-test
+test: setup ui fmt-check clippy layers rust-test ui-test e2e bundle-test
 	@echo "make test: all checks passed"
 
 setup:
@@ -33,11 +33,22 @@ fmt-check:
 clippy:
 	cargo clippy --all-targets -- -D warnings
 
-# The core must stay free of Tauri (STYLE: the core never depends on Tauri).
-core-has-no-tauri:
-	@if cargo tree -p ensemble-core --edges normal,build,dev --prefix none --format '{p}' | grep -iE '^tauri'; then \
-	  echo "ensemble-core depends on tauri" >&2; exit 1; \
-	else echo "ensemble-core: no tauri in its dependency tree"; fi
+# The crates' walls (docs/ARCHITECTURE.md): the provider crate knows nothing
+# of the core, the embedded engine only the provider crate, and the core
+# has no Tauri (STYLE: the core never depends on Tauri) and no provider
+# client library of its own.
+layers:
+	@fail() { echo "layers: $$1" >&2; exit 1; }; \
+	tree() { cargo tree -p "$$1" --edges "$$2" --prefix none --format '{p}' $$3 | sed 's/ .*//' | sort -u; }; \
+	llm=$$(tree ensemble-llm normal,build,dev) && [ -n "$$llm" ] || fail "cargo tree -p ensemble-llm failed"; \
+	emb=$$(tree ensemble-llm-embedded normal,build) && [ -n "$$emb" ] || fail "cargo tree -p ensemble-llm-embedded failed"; \
+	core=$$(tree ensemble-core normal,build,dev) && [ -n "$$core" ] || fail "cargo tree -p ensemble-core failed"; \
+	own=$$(tree ensemble-core normal,build "--depth 1") && [ -n "$$own" ] || fail "cargo tree -p ensemble-core failed"; \
+	! echo "$$llm" | grep -xE 'ensemble-core|tauri' || fail "ensemble-llm depends on the above"; \
+	! echo "$$emb" | grep -xE 'ensemble-core|tauri' || fail "ensemble-llm-embedded depends on the above"; \
+	! echo "$$core" | grep -iE '^tauri' || fail "ensemble-core depends on the above"; \
+	! echo "$$own" | grep -xE 'ollama-rs|async-openai|reqwest-eventsource' || fail "ensemble-core uses a provider client of its own"; \
+	echo "layers: ensemble-llm without the core, the embedded engine on ensemble-llm only, the core without tauri or a provider client of its own"
 
 rust-test:
 	cargo test

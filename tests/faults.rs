@@ -20,7 +20,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../src-tauri/crates/core/tests/common/fixture_server.rs"]
+#[path = "../src-tauri/crates/llm/tests/common/fixture_server.rs"]
 mod fixture_server;
 #[path = "../src-tauri/crates/core/tests/common/orch.rs"]
 mod orch;

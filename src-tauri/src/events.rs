@@ -23,7 +23,7 @@ pub fn start_forwarding<R: Runtime>(app: &tauri::AppHandle<R>) {
 
     let handle = app.clone();
     let stop_fwd = stop.clone();
-    tauri::async_runtime::spawn(async move {
+    state.host().spawn(async move {
         loop {
             let first = tokio::select! {
                 _ = stop_fwd.cancelled() => break,
@@ -61,5 +61,7 @@ pub fn start_forwarding<R: Runtime>(app: &tauri::AppHandle<R>) {
 
     // Writes by other processes bump `data_version` on our connection; the
     // forwarder above sends the resulting change on to the UI.
-    tauri::async_runtime::spawn(core.watch_external_writes(EXTERNAL_POLL, stop));
+    state
+        .host()
+        .spawn(core.watch_external_writes(EXTERNAL_POLL, stop));
 }

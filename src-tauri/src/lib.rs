@@ -9,7 +9,6 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod notifications;
-pub mod services;
 pub mod state;
 pub mod tray;
 
@@ -86,14 +85,7 @@ pub fn build_app<R: Runtime>(
                 }
                 Err(e) => tracing::warn!(error = %e, "could not recover interrupted chats"),
             }
-            match core.recover_crew_runs() {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    count = n,
-                    "marked crew runs interrupted by the last shutdown"
-                ),
-                Err(e) => tracing::warn!(error = %e, "could not recover interrupted crew runs"),
-            }
+            // Crew runs of a process that is gone: recovered by the host as it started.
             tray::install(&handle)?;
             events::start_forwarding(&handle);
             notifications::start(&handle);

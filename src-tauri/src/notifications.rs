@@ -136,7 +136,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
 
     let mut notices = core.events().subscribe_notices();
     let (handle, stop_notices) = (app.clone(), stop.clone());
-    tauri::async_runtime::spawn(async move {
+    state.host().spawn(async move {
         loop {
             let notice = tokio::select! {
                 _ = stop_notices.cancelled() => break,
@@ -153,7 +153,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
     });
 
     let handle = app.clone();
-    tauri::async_runtime::spawn(async move {
+    state.host().spawn(async move {
         loop {
             let change = tokio::select! {
                 _ = stop.cancelled() => break,

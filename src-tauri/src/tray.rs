@@ -76,7 +76,7 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let mut rx = state.core().events().subscribe();
     let stop = state.shutdown_token();
     let handle = app.clone();
-    tauri::async_runtime::spawn(async move {
+    state.host().spawn(async move {
         loop {
             let changed = tokio::select! {
                 _ = stop.cancelled() => break,

@@ -279,11 +279,10 @@ impl Executor for HeldExecutor {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_end_of_a_run_waits_for_room_on_the_disk() {
     let (core, hub, _dir) = orch::core_with_model(
-        Arc::new(
-            ensemble_core::providers::scripted::ScriptedProvider::from_fn("scripted", |_, _| {
-                ensemble_core::providers::scripted::Reply::text("unused")
-            }),
-        ),
+        Arc::new(ensemble_llm::scripted::ScriptedProvider::from_fn(
+            "scripted",
+            |_, _| ensemble_llm::scripted::Reply::text("unused"),
+        )),
         BreakerConfig::default(),
     );
     core.create_agent(AgentInput {

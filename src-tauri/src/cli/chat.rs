@@ -12,7 +12,7 @@ use ensemble_core::Core;
 use tokio_util::sync::CancellationToken;
 
 use super::{CliError, CliResult, Out};
-use crate::services::Services;
+use ensemble_host::Services;
 
 #[derive(Debug, Args)]
 pub struct ChatArgs {

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::output::clip;
 use super::run::runtime;
 use super::{CliError, CliResult, Out};
-use crate::services::Services;
+use ensemble_host::Services;
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCmd {

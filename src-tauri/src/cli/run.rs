@@ -5,15 +5,15 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use ensemble_core::orchestrator::RunnerLock;
 use ensemble_core::tasks::TaskStatus;
 use ensemble_core::{Core, Entity};
+use ensemble_host::{Host, SHUTDOWN_WAIT};
 
 use super::{CliError, CliResult, Out};
-use crate::services::Services;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -33,54 +33,43 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         })
 }
 
-/// True when no task can progress without a human: nothing queued (ready
-/// now or later), planning or running, and no parked task ready to resume.
-pub(super) fn idle(core: &Core) -> ensemble_core::Result<bool> {
-    core.read(|c| {
-        let busy: bool = c.query_row(
-            "SELECT EXISTS (SELECT 1 FROM tasks WHERE status IN ('queued', 'planning', 'running'))
-                OR EXISTS (SELECT 1 FROM tasks t WHERE t.status = 'delegated' AND NOT EXISTS
-                    (SELECT 1 FROM tasks s WHERE s.parent_task_id = t.id AND s.status NOT IN ('completed', 'failed', 'cancelled')))
-                OR EXISTS (SELECT 1 FROM tasks t JOIN runs r ON r.task_id = t.id AND r.status = 'waiting'
-                    WHERE t.status IN ('awaiting_approval', 'waiting_input') AND NOT EXISTS
-                    (SELECT 1 FROM approvals a WHERE a.run_id = r.id AND a.status = 'pending'))",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(!busy)
-    })
-}
-
 pub fn run(core: &Arc<Core>, out: &Out, args: RunArgs) -> CliResult {
-    let _lock = RunnerLock::acquire(core.data_dir())?;
     let rt = runtime()?;
     let json = out.json;
     let core = core.clone();
     rt.block_on(async move {
-        let services = Services::start(core).await;
-        let orch = services.orchestrator();
-        let runner = tokio::spawn(orch.clone().run());
-        let stop = orch.clone();
-        tokio::spawn(async move {
+        let host = Host::start(core).await;
+        if !host.take_runner()? {
+            host.shutdown(SHUTDOWN_WAIT).await;
+            return Err(CliError::from(RunnerLock::busy()));
+        }
+        let (stop, orch) = (host.token(), host.orchestrator());
+        host.spawn(async move {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+                _ = stop.cancelled() => return,
             }
-            stop.shutdown();
+            if let Some(orch) = orch {
+                orch.shutdown();
+            }
         });
         // Pauses, cancellations and settings changed by another process
         // (the app, the CLI) reach the orchestrator through this.
-        let watch_stop = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(services.core.clone().watch_external_writes(Duration::from_secs(1), watch_stop.clone()));
-        let _stop_watch = watch_stop.drop_guard();
+        host.spawn(host.core().clone().watch_external_writes(Duration::from_secs(1), host.token()));
         // Report tasks as they finish: once per task and status (a finished
         // task can change again, e.g. when its cost is recorded).
-        let mut rx = services.core.events().subscribe();
-        let reporter_core = services.core.clone();
-        tokio::spawn(async move {
+        let mut rx = host.core().events().subscribe();
+        let reporter_core = host.core().clone();
+        let stop = host.token();
+        host.spawn(async move {
             let mut reported: HashMap<String, TaskStatus> = HashMap::new();
-            while let Ok(c) = rx.recv().await {
+            loop {
+                let c = tokio::select! {
+                    c = rx.recv() => match c { Ok(c) => c, Err(_) => break },
+                    _ = stop.cancelled() => break,
+                };
                 if c.entity != Entity::Task {
                     continue;
                 }
@@ -111,34 +100,12 @@ pub fn run(core: &Arc<Core>, out: &Out, args: RunArgs) -> CliResult {
                 let _ = writeln!(stdout, "{line}");
             }
         });
-        if args.until_idle {
-            let mut idle_since: Option<Instant> = None;
-            loop {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                if runner.is_finished() {
-                    break;
-                }
-                let core = services.core.clone();
-                let is_idle = tokio::task::spawn_blocking(move || idle(&core)).await.ok().and_then(|r| r.ok()).unwrap_or(false)
-                    && orch.running_count() == 0;
-                match (is_idle, idle_since) {
-                    (true, None) => idle_since = Some(Instant::now()),
-                    (true, Some(t)) if t.elapsed() >= Duration::from_millis(300) => {
-                        orch.shutdown();
-                        break;
-                    }
-                    (false, _) => idle_since = None,
-                    _ => {}
-                }
-            }
-        }
-        match runner.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(CliError::from(e)),
-            Err(e) => Err(CliError {
-                message: format!("the runner stopped unexpectedly: {e}"),
-                code: 1,
-            }),
-        }
+        let ended = if args.until_idle {
+            host.wait_idle().await
+        } else {
+            host.runner_stopped().await
+        };
+        host.shutdown(SHUTDOWN_WAIT).await;
+        ended.map_err(CliError::from)
     })
 }

@@ -118,7 +118,7 @@ pub fn run_providers(core: &Arc<Core>, out: &Out, cmd: ProvidersCmd) -> CliResul
             model,
             max_concurrent,
         } => {
-            let kind: ProviderKind = kind.parse()?;
+            let kind: ProviderKind = kind.parse().map_err(ensemble_core::CoreError::from)?;
             let p = core.create_provider(ProviderInput {
                 name: Some(name),
                 kind: Some(kind),

@@ -12,7 +12,7 @@ use ensemble_core::Core;
 
 use super::run::runtime;
 use super::{CliError, CliResult, Out};
-use crate::services::Services;
+use ensemble_host::Services;
 
 #[derive(Debug, Subcommand)]
 pub enum ToolsCmd {

@@ -10,10 +10,10 @@ use ensemble_core::orchestrator::workflow::WorkflowRunStatus;
 use ensemble_core::orchestrator::RunnerLock;
 use ensemble_core::workflows::{WorkflowDefinition, WorkflowInput};
 use ensemble_core::{Core, CoreError, Paging};
+use ensemble_host::{Host, SHUTDOWN_WAIT};
 
 use super::output::clip;
 use super::{CliError, CliResult, Out};
-use crate::services::Services;
 
 #[derive(Debug, Subcommand)]
 pub enum WorkflowsCmd {
@@ -155,14 +155,8 @@ pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
             let input = input
                 .map(serde_json::Value::String)
                 .unwrap_or(serde_json::Value::Null);
-            // Take the runner lock before queuing, so `--wait` fails cleanly when another runner works here.
-            let lock = if wait {
-                Some(RunnerLock::acquire(core.data_dir())?)
-            } else {
-                None
-            };
-            let run = core.start_workflow(&id, input)?;
             if !wait {
+                let run = core.start_workflow(&id, input)?;
                 if !out.json {
                     out.text(&format!(
                         "Queued workflow run {}; a runner (the app or `ensemble run`) executes it.",
@@ -172,33 +166,51 @@ pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
                 return print_run(out, &run);
             }
             let rt = super::run::runtime()?;
-            let run_id = run.id.clone();
-            let services_core = core.clone();
+            let host_core = core.clone();
             let done = rt.block_on(async move {
-                let services = Services::start(services_core).await;
-                let orch = services.orchestrator();
-                let runner = tokio::spawn(orch.clone().run());
-                let result = loop {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    let (c, id) = (services.core.clone(), run_id.clone());
-                    let r = tokio::task::spawn_blocking(move || c.workflow_run(&id)).await;
-                    match r {
-                        Ok(Ok(r)) if r.status != WorkflowRunStatus::Running => break Ok(r),
-                        Ok(Err(e)) => break Err(CliError::from(e)),
-                        Err(e) => {
-                            break Err(CliError {
+                let host = Host::start(host_core).await;
+                // The runner first, so that `--wait` fails cleanly, before
+                // queuing, when another runner works here.
+                let queued = match host.take_runner() {
+                    Ok(true) => {
+                        let c = host.core().clone();
+                        tokio::task::spawn_blocking(move || c.start_workflow(&id, input))
+                            .await
+                            .map_err(|e| CliError {
                                 message: e.to_string(),
                                 code: 1,
                             })
-                        }
-                        _ => {}
+                            .and_then(|r| r.map_err(CliError::from))
                     }
+                    Ok(false) => Err(CliError::from(RunnerLock::busy())),
+                    Err(e) => Err(CliError::from(e)),
                 };
-                orch.shutdown();
-                let _ = runner.await;
+                let result = match queued {
+                    Err(e) => Err(e),
+                    Ok(run) => loop {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        let (c, id) = (host.core().clone(), run.id.clone());
+                        match tokio::task::spawn_blocking(move || c.workflow_run(&id)).await {
+                            Ok(Ok(r)) if r.status != WorkflowRunStatus::Running => break Ok(r),
+                            Ok(Err(e)) => break Err(CliError::from(e)),
+                            Err(e) => {
+                                break Err(CliError {
+                                    message: e.to_string(),
+                                    code: 1,
+                                })
+                            }
+                            _ => {}
+                        }
+                        if host.orchestrator().is_none() {
+                            if let Err(e) = host.runner_stopped().await {
+                                break Err(CliError::from(e));
+                            }
+                        }
+                    },
+                };
+                host.shutdown(SHUTDOWN_WAIT).await;
                 result
             })?;
-            drop(lock);
             print_run(out, &done)?;
             if done.status == WorkflowRunStatus::Completed {
                 Ok(())

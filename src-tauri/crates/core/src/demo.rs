@@ -32,7 +32,7 @@ use crate::events::{ChangeOp, Entity};
 use crate::runs::{self, DecisionKind, NewStep, RunStatus, StepAction};
 use crate::store::row::{query_all, to_json};
 use crate::store::Tx;
-use crate::tasks::{insert_task, NewTask, TaskLinks, TaskType};
+use crate::tasks::{self, insert_task, NewTask, PastEnd, TaskLinks, TaskType};
 use crate::{time, Core, Id};
 
 /// The settings key holding the ids of the demo records.
@@ -543,13 +543,13 @@ fn create(tx: &mut Tx<'_>) -> Result<Created> {
         },
         &links,
     )?;
-    let now = time::now_sql();
-    tx.execute(
-        "UPDATE tasks SET status = 'failed', attempts = 2, max_attempts = 2, routed_agent_id = ?2,
-            failed_agents = ?3, started_at = ?4, completed_at = ?4, updated_at = ?4,
-            error = 'sql_query: no database named ''signups'' is registered; add it in Settings → SQL databases'
-         WHERE id = ?1",
-        params![signups.id, analyst, to_json(&[&analyst])?, now],
+    tasks::write_past_end(
+        tx,
+        &signups.id,
+        PastEnd::Failed {
+            agent: &analyst,
+            error: "sql_query: no database named 'signups' is registered; add it in Settings → SQL databases",
+        },
     )?;
     let feedback = insert_task(
         tx,
@@ -565,13 +565,7 @@ fn create(tx: &mut Tx<'_>) -> Result<Created> {
         },
         &links,
     )?;
-    tx.execute(
-        "UPDATE tasks SET status = 'cancelled', completed_at = ?2, updated_at = ?2 WHERE id = ?1",
-        params![feedback.id, now],
-    )?;
-    for id in [&signups.id, &feedback.id] {
-        tx.changed(Entity::Task, ChangeOp::Updated, id);
-    }
+    tasks::write_past_end(tx, &feedback.id, PastEnd::Cancelled)?;
     Ok(Created {
         agents: vec![researcher, writer, reviewer, analyst],
         crew: crew.id,
@@ -645,15 +639,17 @@ fn complete_with_trace(tx: &mut Tx<'_>, task_id: &str, agent: &str) -> Result<()
         [&run.id],
     )?;
     runs::finish_run(tx, &run.id, RunStatus::Completed, None)?;
-    let now = time::now_sql();
-    tx.execute(
-        "UPDATE tasks SET status = 'completed', output = ?2, confidence = 0.82, attempts = 1,
-            routed_agent_id = ?3, tokens_in = 1392, tokens_out = 203,
-            started_at = ?4, completed_at = ?4, updated_at = ?4
-         WHERE id = ?1",
-        params![task_id, answer, agent, now],
+    tasks::write_past_end(
+        tx,
+        task_id,
+        PastEnd::Completed {
+            agent,
+            output: answer,
+            confidence: 0.82,
+            tokens_in: 1392,
+            tokens_out: 203,
+        },
     )?;
-    tx.changed(Entity::Task, ChangeOp::Updated, task_id);
     Ok(())
 }
 

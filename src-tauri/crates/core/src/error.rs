@@ -188,6 +188,13 @@ fn provider_details(e: &crate::providers::ProviderError) -> Option<serde_json::V
     }
 }
 
+/// A provider kind that does not exist is a validation error of the field.
+impl From<crate::providers::UnknownProviderKind> for CoreError {
+    fn from(e: crate::providers::UnknownProviderKind) -> Self {
+        Self::validation("provider kind", e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

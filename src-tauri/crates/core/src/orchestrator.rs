@@ -615,6 +615,13 @@ pub struct RunnerLock {
 }
 
 impl RunnerLock {
+    /// The error of a second runner on one data folder.
+    pub fn busy() -> CoreError {
+        CoreError::Conflict(
+            "another Ensemble runner (the app or `ensemble run`) is already working on this data folder".into(),
+        )
+    }
+
     pub fn acquire(data_dir: &Path) -> Result<Self> {
         let path = data_dir.join("runner.lock");
         let file = std::fs::OpenOptions::new()
@@ -625,10 +632,10 @@ impl RunnerLock {
             .map_err(|e| CoreError::io(format!("cannot open {}", path.display()), e))?;
         match file.try_lock() {
             Ok(()) => Ok(Self { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(CoreError::Conflict(
-                "another Ensemble runner (the app or `ensemble run`) is already working on this data folder".into(),
-            )),
-            Err(std::fs::TryLockError::Error(e)) => Err(CoreError::io(format!("cannot lock {}", path.display()), e)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Self::busy()),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(CoreError::io(format!("cannot lock {}", path.display()), e))
+            }
         }
     }
 }

@@ -1,21 +1,18 @@
 //! Model providers. This module owns their stored configuration (kind, base
 //! URL, a reference to the API key, default model, concurrency, cost table);
-//! secrets themselves are never stored in SQLite. The submodules hold the
-//! provider interface and its adapters.
+//! secrets themselves are never stored in SQLite. The provider interface and
+//! its adapters are `ensemble-llm`'s, re-exported here; the submodules are
+//! what Ensemble adds around them: the hub that builds and shares providers,
+//! the per-model probe and the profiles it records.
 
-pub mod anthropic;
-pub mod framing;
-pub mod http;
 pub mod hub;
-pub mod ollama;
-pub mod openai;
 pub mod probe;
 pub mod profile;
-pub mod resilience;
-pub mod scripted;
-pub mod types;
 
-pub use types::*;
+pub use ensemble_llm::types::*;
+pub use ensemble_llm::{
+    anthropic, framing, http, ollama, openai, resilience, types, ProviderKind, UnknownProviderKind,
+};
 
 use std::collections::BTreeMap;
 
@@ -27,22 +24,7 @@ use crate::error::{CoreError, Result};
 use crate::events::{ChangeOp, Entity};
 use crate::store::row::{query_all, query_one, to_json, RowCtx};
 use crate::time::{self, Timestamp};
-use crate::{new_id, text_enum, validate, Core, Id};
-
-text_enum! {
-    pub enum ProviderKind ("provider kind") {
-        Ollama = "ollama",
-        OpenAiCompatible = "openai_compatible",
-        Anthropic = "anthropic",
-        Embedded = "embedded",
-    }
-}
-
-impl ProviderKind {
-    pub fn needs_url(&self) -> bool {
-        !matches!(self, Self::Embedded)
-    }
-}
+use crate::{new_id, validate, Core, Id};
 
 /// Price of a model in dollars per million tokens (local models cost $0).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
@@ -197,7 +179,7 @@ impl Core {
                 tx.execute(
                     "INSERT OR IGNORE INTO provider_configs (id, name, kind, base_url, default_model, max_concurrent, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                    params![new_id(), name, kind, url, model, max, now],
+                    params![new_id(), name, kind.as_str(), url, model, max, now],
                 )?;
                 tx.changed(Entity::Provider, ChangeOp::Created, name);
             }
@@ -259,7 +241,7 @@ impl Core {
             tx.execute(
                 "INSERT INTO provider_configs (id, name, kind, base_url, api_key_ref, default_model, max_concurrent, cost_table, enabled, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-                params![id, name, kind, url, key_ref.filter(|k| !k.is_empty()), model.filter(|m| !m.is_empty()),
+                params![id, name, kind.as_str(), url, key_ref.filter(|k| !k.is_empty()), model.filter(|m| !m.is_empty()),
                     max, to_json(&costs)?, input.enabled.unwrap_or(true), now],
             )?;
             tx.changed(Entity::Provider, ChangeOp::Created, &id);

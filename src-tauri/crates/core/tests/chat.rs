@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "common/fixture_server.rs"]
+#[path = "../../llm/tests/common/fixture_server.rs"]
 mod fixture;
 #[path = "common/helpers.rs"]
 mod helpers;
@@ -18,10 +18,10 @@ use ensemble_core::agents::AgentInput;
 use ensemble_core::chat::engine::{ChatEngine, ChatEvent, ChatSendRequest};
 use ensemble_core::chat::{ChatRole, ChatStatus};
 use ensemble_core::providers::hub::ProviderHub;
-use ensemble_core::providers::scripted::{Reply, ScriptedProvider};
 use ensemble_core::providers::{ProviderError, ProviderInput, ProviderKind, Role};
 use ensemble_core::settings::SettingsPatch;
 use ensemble_core::{Core, Paging};
+use ensemble_llm::scripted::{Reply, ScriptedProvider};
 use tokio_util::sync::CancellationToken;
 
 struct Env {

@@ -20,10 +20,10 @@ use ensemble_core::approvals::{ApprovalKind, Decision, Verdict};
 use ensemble_core::crews::run::{CrewRunStatus, StopReason};
 use ensemble_core::crews::{Budget, CrewInput, Process, RelationKind, RelationshipInput};
 use ensemble_core::messages::MessageKind;
-use ensemble_core::providers::scripted::{Reply, ScriptedProvider};
 use ensemble_core::providers::{ModelCost, ProviderError, ProviderInput};
 use ensemble_core::tasks::{TaskFilter, TaskStatus};
 use ensemble_core::Paging;
+use ensemble_llm::scripted::{Reply, ScriptedProvider};
 use orch::{agent_name, Env};
 use serde_json::json;
 

@@ -16,9 +16,9 @@ use crew::{agent, engine, finish, is_work, json, messages, purpose, user};
 use ensemble_core::crews::run::{CrewRunStatus, StopReason};
 use ensemble_core::crews::{CrewInput, Process};
 use ensemble_core::messages::MessageKind;
-use ensemble_core::providers::scripted::{Reply, ScriptedProvider};
 use ensemble_core::tasks::{TaskFilter, TaskStatus};
 use ensemble_core::Paging;
+use ensemble_llm::scripted::{Reply, ScriptedProvider};
 use orch::{agent_name, Env};
 use serde_json::json;
 

@@ -17,9 +17,9 @@ use crew::{agent, engine, is_work, json, messages, purpose, system, user};
 use ensemble_core::crews::run::{CrewRunStatus, RoundOutcome, StopReason};
 use ensemble_core::crews::{CrewInput, CrewStatus, Process};
 use ensemble_core::messages::MessageKind;
-use ensemble_core::providers::scripted::{Reply, ScriptedProvider};
 use ensemble_core::tasks::{TaskFilter, TaskStatus};
 use ensemble_core::{Entity, Paging};
+use ensemble_llm::scripted::{Reply, ScriptedProvider};
 use orch::{agent_name, Env};
 use serde_json::json;
 

@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ensemble_core::agents::{AgentInput, Autonomy};
-use ensemble_core::providers::scripted::{Reply, ScriptedProvider, Step};
 use ensemble_core::providers::{ChatRequest, FinishReason, StreamEvent};
 use ensemble_core::runs;
 use ensemble_core::settings::{SettingsPatch, SqlDatabase};
 use ensemble_core::tasks::TaskStatus;
+use ensemble_llm::scripted::{Reply, ScriptedProvider, Step};
 use orch::Env;
 use serde_json::json;
 

@@ -11,7 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "common/fixture_server.rs"]
+#[path = "../../llm/tests/common/fixture_server.rs"]
 mod fixture;
 #[path = "common/orch.rs"]
 mod orch;
@@ -487,4 +487,51 @@ async fn the_probe_stores_its_verdict_and_the_overview_shows_it() {
         .count();
     assert_eq!(calls, 5);
     s.stop().await;
+}
+
+/// The template llama-server gives a model without one (its
+/// `CHATML_TEMPLATE_SRC`, as `/props` prints it).
+const LLAMA_CPP_CHATML: &str = "{%- for message in messages -%}\n  {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' -}}\n{%- endfor -%}\n{%- if add_generation_prompt -%}\n  {{- '<|im_start|>assistant\n' -}}\n{%- endif -%}";
+
+/// llama.cpp's `llama-server` with a base model (its `/props` shows the
+/// default ChatML template): the probe asks no tool questions.
+#[tokio::test]
+async fn the_probe_gives_a_base_model_on_llama_server_guided_steps_without_asking_for_tools() {
+    // The chat endpoint answers the probe's JSON and streaming cases.
+    let server = FixtureServer::start(|req, _| match req.path.as_str() {
+        "/v1/models" => Reply::json(
+            200,
+            json!({"object": "list", "data": [{"id": MODEL, "object": "model"}]}),
+        ),
+        "/props" => Reply::json(200, json!({"chat_template": LLAMA_CPP_CHATML})),
+        "/v1/chat/completions" => sse_text("{\"city\": \"Lisbon\", \"temperature_c\": 21}"),
+        _ => Reply::json(404, json!({"error": {"message": "unknown path"}})),
+    })
+    .await;
+    let p = ensemble_core::providers::openai::OpenAiProvider::new(
+        "local",
+        &format!("{}/v1", server.url()),
+        None,
+    );
+    let profile =
+        ensemble_core::providers::probe::probe(&p, "local", MODEL, &CancellationToken::new())
+            .await
+            .unwrap();
+    assert_eq!(profile.tools, ToolsMode::Guided);
+    assert_eq!(profile.verdict, "tools: guided steps (base model)");
+    assert!(
+        profile.reason.contains("no chat template"),
+        "{}",
+        profile.reason
+    );
+    assert_eq!(
+        profile.native_cases_total, None,
+        "no tool cases on a base model"
+    );
+    let asked_tools = server
+        .recorded()
+        .iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .any(|r| r.json().get("tools").is_some());
+    assert!(!asked_tools);
 }

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use ensemble_core::orchestrator::TaskRetry;
 use ensemble_core::providers::resilience::{BreakerConfig, BreakerState};
-use ensemble_core::providers::scripted::{Reply, ScriptedProvider};
 use ensemble_core::providers::{ProviderError, ProviderInput};
 use ensemble_core::runs::RunStatus;
 use ensemble_core::settings::SettingsPatch;
 use ensemble_core::tasks::TaskStatus;
+use ensemble_llm::scripted::{Reply, ScriptedProvider};
 use orch::{agent_name, fast_config, task_title, Env};
 
 const LONG: Duration = Duration::from_secs(20);

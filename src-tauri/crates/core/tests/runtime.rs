@@ -16,12 +16,12 @@ use ensemble_core::agents::{AgentInput, Autonomy};
 use ensemble_core::approvals::{ApprovalKind, ApprovalStatus, Decision, Verdict};
 use ensemble_core::events::NoticeKind;
 use ensemble_core::orchestrator::Orchestrator;
-use ensemble_core::providers::scripted::{Reply, ScriptedProvider};
 use ensemble_core::providers::{ChatRequest, Role};
 use ensemble_core::runs::ToolCallState;
 use ensemble_core::runtime::AgentRuntime;
 use ensemble_core::tasks::{NewTask, TaskStatus};
 use ensemble_core::Paging;
+use ensemble_llm::scripted::{Reply, ScriptedProvider};
 use orch::{fast_config, Env};
 use serde_json::json;
 
@@ -578,8 +578,8 @@ async fn a_final_answer_can_require_approval() {
 
 /// A tool call that reports what it used: 400 tokens in, 100 out.
 fn costly_call() -> Reply {
-    use ensemble_core::providers::scripted::Step;
     use ensemble_core::providers::{FinishReason, StreamEvent, ToolCall, Usage};
+    use ensemble_llm::scripted::Step;
     Reply::Steps(vec![
         Step::Event(StreamEvent::ToolCall(ToolCall {
             id: "call_sleep".into(),

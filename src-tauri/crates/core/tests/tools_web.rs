@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "common/fixture_server.rs"]
+#[path = "../../llm/tests/common/fixture_server.rs"]
 mod fixture;
 
 use std::sync::Arc;

@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 use ensemble_core::agents::AgentInput;
 use ensemble_core::orchestrator::delegation::DelegationRequest;
 use ensemble_core::orchestrator::workflow::{StepStatus, WorkflowRunStatus};
-use ensemble_core::providers::scripted::{Reply, ScriptedProvider, Step};
 use ensemble_core::providers::{FinishReason, ProviderError, Role, StreamEvent};
 use ensemble_core::settings::SettingsPatch;
 use ensemble_core::tasks::{NewTask, TaskStatus};
 use ensemble_core::workflows::{
     ConditionOp, FailurePolicy, StepCondition, WorkflowDefinition, WorkflowInput, WorkflowStep,
 };
+use ensemble_llm::scripted::{Reply, ScriptedProvider, Step};
 use orch::{task_title, Env};
 
 const LONG: Duration = Duration::from_secs(20);

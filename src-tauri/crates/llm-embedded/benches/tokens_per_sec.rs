@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ensemble_core::paths::DEFAULT_MODEL_FILE;
-use ensemble_core::providers::{collect, ChatRequest, Message, Provider};
+use ensemble_llm::{collect, ChatRequest, Message, Provider};
 use ensemble_llm_embedded::{EmbeddedProvider, RunStats};
 use tokio_util::sync::CancellationToken;
 

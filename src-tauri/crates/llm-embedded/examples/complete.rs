@@ -14,7 +14,7 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ensemble_core::providers::{collect, ChatRequest};
+use ensemble_llm::{collect, ChatRequest};
 use ensemble_llm_embedded::EmbeddedProvider;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -54,7 +54,7 @@ fn main() {
 }
 
 async fn one(provider: &EmbeddedProvider, model: &str, req: &Value) -> Value {
-    use ensemble_core::providers::Provider;
+    use ensemble_llm::Provider;
     let request = ChatRequest {
         model: model.to_owned(),
         raw_prompt: req["prompt"].as_str().map(str::to_owned),

@@ -16,9 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use ensemble_core::providers::{
-    EventStream, FinishReason, Message, ProviderError, StreamEvent, Usage,
-};
+use ensemble_llm::{EventStream, FinishReason, Message, ProviderError, StreamEvent, Usage};
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ensemble_core::providers::ProviderError;
+use ensemble_llm::ProviderError;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum EngineError {

@@ -1,5 +1,5 @@
 //! The embedded model engine: llama.cpp in-process on a GGUF file, as an
-//! `ensemble_core::providers::Provider`.
+//! `ensemble_llm::Provider`.
 //!
 //! [`EmbeddedProvider`] is the public face: it finds models in a folder (or at
 //! an absolute path), and hands each chat request to the engine thread

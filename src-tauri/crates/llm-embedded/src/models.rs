@@ -6,7 +6,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use ensemble_core::providers::{ModelInfo, ProviderError};
+use ensemble_llm::{ModelInfo, ProviderError};
 
 const EXTENSION: &str = "gguf";
 

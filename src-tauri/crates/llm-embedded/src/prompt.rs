@@ -10,8 +10,8 @@
 //! tools natively (the agent runtime asks for schema-constrained JSON steps),
 //! but a conversation may still carry them from another provider.
 
-use ensemble_core::providers::{Message, Role};
-use ensemble_core::runtime::guided::frames;
+use ensemble_llm::chat_frame;
+use ensemble_llm::{Message, Role};
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 
 /// One turn as chat templates understand it.
@@ -62,11 +62,11 @@ pub(crate) struct Rendered {
 }
 
 /// Turn openings of the [`fallback`] template.
-const FALLBACK_STOPS: &[&str] = frames::CHAT_STOPS;
+const FALLBACK_STOPS: &[&str] = chat_frame::CHAT_STOPS;
 
 /// The prompt for `messages`, ending where the assistant's answer begins:
 /// the model's own template, else the plain [`fallback`] transcript behind a
-/// short few-shot frame (`frames::BASE_CHAT_FRAME`) that makes a base model answer.
+/// short few-shot frame (`chat_frame::BASE_CHAT_FRAME`) that makes a base model answer.
 ///
 /// A model without a template is usually a base model (the default Gemma 3
 /// 270M is one). Measured on it, llama.cpp's built-in `gemma` turn markers
@@ -111,7 +111,7 @@ pub(crate) fn render(model: &LlamaModel, messages: &[Message], json: bool) -> Re
 /// agent runtime's guided steps answer in; what was measured with it is
 /// said there.
 pub(crate) fn framed(turns: &[Turn]) -> String {
-    frames::framed_chat(&pairs(turns))
+    chat_frame::framed_chat(&pairs(turns))
 }
 
 fn pairs(turns: &[Turn]) -> Vec<(&str, &str)> {
@@ -134,15 +134,15 @@ fn apply(
 }
 
 /// The plain template used when the model brings none that llama.cpp can
-/// apply (`frames::transcript`): each turn as `Role: text`, ending with an
+/// apply (`chat_frame::transcript`): each turn as `Role: text`, ending with an
 /// open `Assistant:` turn.
 pub(crate) fn fallback(turns: &[Turn]) -> String {
-    frames::transcript(&pairs(turns))
+    chat_frame::transcript(&pairs(turns))
 }
 
 #[cfg(test)]
 mod tests {
-    use ensemble_core::providers::ToolCall;
+    use ensemble_llm::ToolCall;
 
     use super::*;
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use ensemble_core::providers::{
+use ensemble_llm::{
     ChatRequest, EventStream, ModelFacts, ModelInfo, Provider, ProviderError, ProviderKind,
 };
 use tokio_util::sync::CancellationToken;

@@ -9,7 +9,7 @@
 #[path = "common/model.rs"]
 mod model;
 
-use ensemble_core::providers::{collect, Provider};
+use ensemble_llm::{collect, Provider};
 use model::{provider, request};
 use tokio_util::sync::CancellationToken;
 

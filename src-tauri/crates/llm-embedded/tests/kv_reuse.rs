@@ -8,7 +8,7 @@
 #[path = "common/model.rs"]
 mod model;
 
-use ensemble_core::providers::{collect, Message, Provider};
+use ensemble_llm::{collect, Message, Provider};
 use model::{provider, request};
 use tokio_util::sync::CancellationToken;
 

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use ensemble_core::paths::DEFAULT_MODEL_FILE;
-use ensemble_core::providers::{
+use ensemble_llm::{
     collect, FinishReason, Message, Provider, ProviderError, ProviderKind, StreamEvent, ToolSpec,
 };
 #[path = "common/model.rs"]

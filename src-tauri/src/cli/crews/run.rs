@@ -13,12 +13,11 @@ use std::time::Duration;
 use clap::Args;
 use ensemble_core::crews::run::{CrewRun, CrewRunStatus};
 use ensemble_core::messages::Message;
-use ensemble_core::orchestrator::RunnerLock;
 use ensemble_core::{Core, Paging};
+use ensemble_host::{Host, SHUTDOWN_WAIT};
 
 use super::super::output::clip;
 use super::super::{CliError, CliResult, Out};
-use crate::services::Services;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -113,25 +112,19 @@ pub fn run(core: &Arc<Core>, out: &Out, args: RunArgs) -> CliResult {
     let input = args.input.unwrap_or_default();
     let core = core.clone();
     let done: Result<CrewRun, CliError> = rt.block_on(async move {
-        let lock = RunnerLock::acquire(core.data_dir()).ok();
-        if let Err(e) = tokio::task::spawn_blocking({
-            let core = core.clone();
-            move || core.recover_crew_runs()
-        })
-        .await
-        .unwrap_or_else(|e| Err(ensemble_core::CoreError::Internal(e.to_string())))
-        {
-            tracing::warn!(error = %e, "could not recover interrupted crew runs");
-        }
-        let services = Services::start(core.clone()).await;
-        let runner = lock.as_ref().map(|_| {
-            let orch = services.orchestrator();
-            (orch.clone(), tokio::spawn(orch.run()))
-        });
-        if runner.is_none() && !json {
+        // Crew runs of processes that are gone are marked interrupted here.
+        let host = Host::start(core.clone()).await;
+        let runs_here = match host.take_runner() {
+            Ok(here) => here,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot run the task queue here");
+                false
+            }
+        };
+        if !runs_here && !json {
             eprintln!("note: another runner (the app or `ensemble run`) works on this data folder; it does the members' tasks");
         }
-        let engine = services.crews.clone();
+        let engine = host.services().crews.clone();
         let started = engine.start(&args.id, &input).await;
         let result = match started {
             Err(e) => Err(CliError::from(e)),
@@ -178,12 +171,7 @@ pub fn run(core: &Arc<Core>, out: &Out, args: RunArgs) -> CliResult {
                 finished.map_err(CliError::from)
             }
         };
-        if let Some((orch, handle)) = runner {
-            orch.shutdown();
-            let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
-        }
-        services.shutdown_mcp().await;
-        drop(lock);
+        host.shutdown(SHUTDOWN_WAIT).await;
         result
     });
     let run = done?;

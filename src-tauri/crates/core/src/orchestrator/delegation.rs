@@ -129,7 +129,7 @@ impl Core {
                 },
             )?;
             if let Some(k) = req.key.as_deref() {
-                tx.execute("UPDATE tasks SET idempotency_key = ?2 WHERE id = ?1", params![sub.id, k])?;
+                crate::tasks::set_idempotency_key(tx, &sub.id, k)?;
             }
             Ok(sub)
         })

@@ -16,9 +16,9 @@ use crate::error::Result;
 use crate::events::{ChangeOp, Entity};
 use crate::runs::{self, RunStatus};
 use crate::runtime::{Job, Outcome};
-use crate::store::row::{query_all, to_json};
+use crate::store::row::query_all;
 use crate::store::Tx;
-use crate::tasks::{load_task, move_task, set_status, task_from_row, Task, TaskStatus, COLS};
+use crate::tasks::{self, load_task, move_task, set_status, task_from_row, Task, TaskStatus, COLS};
 use crate::time;
 use crate::{Core, Id};
 
@@ -189,17 +189,11 @@ fn start(tx: &mut Tx<'_>, task: &Task, agent: &Agent) -> Result<Job> {
         set_status(tx, &task.id, TaskStatus::Planning, None)?;
     }
     set_status(tx, &task.id, TaskStatus::Running, None)?;
-    let now = time::now_sql();
     let run = match resume {
         Some(r) => {
             // A run kept resumable after a failure: continuing it is a new attempt.
             let retry = r.state.get("retry").and_then(|v| v.as_bool()) == Some(true);
-            tx.execute(
-                "UPDATE tasks SET routed_agent_id = ?2, updated_at = ?3,
-                    attempts = attempts + ?4, next_attempt_at = CASE WHEN ?4 THEN NULL ELSE next_attempt_at END
-                 WHERE id = ?1",
-                params![task.id, agent.id, now, retry],
-            )?;
+            tasks::resume_attempt(tx, &task.id, &agent.id, retry)?;
             if retry {
                 tx.execute(
                     "UPDATE runs SET state = json_remove(state, '$.retry'), attempt = ?2 WHERE id = ?1",
@@ -210,10 +204,7 @@ fn start(tx: &mut Tx<'_>, task: &Task, agent: &Agent) -> Result<Job> {
             runs::load_run(tx, &r.id)?
         }
         None => {
-            tx.execute(
-                "UPDATE tasks SET attempts = attempts + 1, next_attempt_at = NULL, routed_agent_id = ?2, updated_at = ?3 WHERE id = ?1",
-                params![task.id, agent.id, now],
-            )?;
+            tasks::begin_attempt(tx, &task.id, &agent.id)?;
             runs::insert_run(
                 tx,
                 &task.id,
@@ -285,10 +276,7 @@ impl Core {
                 Outcome::Completed { output, confidence } => {
                     runs::finish_run(tx, run, RunStatus::Completed, None)?;
                     set_status(tx, &current.id, TaskStatus::Completed, None)?;
-                    tx.execute(
-                        "UPDATE tasks SET output = ?2, confidence = ?3, error = NULL, updated_at = ?4 WHERE id = ?1",
-                        params![current.id, output, confidence, time::now_sql()],
-                    )?;
+                    tasks::record_answer(tx, &current.id, output, *confidence)?;
                     update_skills(tx, &job.agent.id, &current.required_capabilities, true)?;
                     super::workflow::step_finished(tx, &current.id)?;
                 }
@@ -313,19 +301,12 @@ impl Core {
                     if !failed.contains(&job.agent.id) {
                         failed.push(job.agent.id.clone());
                     }
-                    tx.execute(
-                        "UPDATE tasks SET failed_agents = ?2 WHERE id = ?1",
-                        params![current.id, to_json(&failed)?],
-                    )?;
+                    tasks::set_failed_agents(tx, &current.id, &failed)?;
                     update_skills(tx, &job.agent.id, &current.required_capabilities, false)?;
                     if retry_now {
                         let delay = retry.delay(current.attempts, jitter());
                         let at = time::now() + ChronoDuration::milliseconds(delay.as_millis() as i64);
-                        set_status(tx, &current.id, TaskStatus::Queued, None)?;
-                        tx.execute(
-                            "UPDATE tasks SET next_attempt_at = ?2, completed_at = NULL WHERE id = ?1",
-                            params![current.id, time::to_sql(&at)],
-                        )?;
+                        tasks::retry_at(tx, &current.id, &at)?;
                     } else {
                         super::workflow::step_finished(tx, &current.id)?;
                     }
@@ -346,12 +327,7 @@ impl Core {
                 }
             }
             // Totals over every run of the task.
-            tx.execute(
-                "UPDATE tasks SET tokens_in = (SELECT coalesce(sum(tokens_in), 0) FROM runs WHERE task_id = ?1),
-                    tokens_out = (SELECT coalesce(sum(tokens_out), 0) FROM runs WHERE task_id = ?1),
-                    cost = (SELECT coalesce(sum(cost), 0) FROM runs WHERE task_id = ?1) WHERE id = ?1",
-                [&current.id],
-            )?;
+            tasks::roll_up_usage(tx, &current.id)?;
             tx.changed(Entity::Task, ChangeOp::Updated, &current.id);
             load_task(tx, &current.id)
         })

@@ -466,10 +466,7 @@ pub(super) fn import_in(tx: &mut Tx<'_>, doc: &DataDocument) -> Result<ImportSum
                  WHERE task_id = ?1 AND status IN ('running', 'waiting')",
                 rusqlite::params![id, time::now_sql()],
             )?;
-            tx.execute(
-                "UPDATE tasks SET status = 'queued', updated_at = ?2 WHERE id = ?1",
-                rusqlite::params![id, time::now_sql()],
-            )?;
+            crate::tasks::requeue_imported(tx, id)?;
             requeued += 1;
         }
     }

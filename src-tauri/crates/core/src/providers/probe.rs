@@ -482,7 +482,7 @@ fn round1(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::scripted::{Reply, ScriptedProvider};
+    use ensemble_llm::scripted::{Reply, ScriptedProvider};
 
     fn provider(replies: Vec<Reply>, tools: bool) -> ScriptedProvider {
         let p = ScriptedProvider::new("s", replies);

@@ -12,9 +12,9 @@ use ensemble_core::crews::engine::{CrewEngine, EngineConfig};
 use ensemble_core::crews::run::CrewRun;
 use ensemble_core::crews::{Crew, CrewInput, MemberInput, Process};
 use ensemble_core::messages::Message;
-use ensemble_core::providers::scripted::Reply;
 use ensemble_core::providers::{ChatRequest, Role};
 use ensemble_core::{Core, Paging};
+use ensemble_llm::scripted::Reply;
 
 use super::orch::Env;
 

@@ -10,13 +10,13 @@ use ensemble_core::agents::{AgentInput, Autonomy};
 use ensemble_core::orchestrator::{Orchestrator, OrchestratorConfig, TaskRetry};
 use ensemble_core::providers::hub::ProviderHub;
 use ensemble_core::providers::resilience::{BreakerConfig, RetryPolicy};
-use ensemble_core::providers::scripted::ScriptedProvider;
 use ensemble_core::providers::{ChatRequest, ProviderInput, ProviderKind, Role};
 use ensemble_core::runtime::AgentRuntime;
 use ensemble_core::settings::SettingsPatch;
 use ensemble_core::tasks::{NewTask, Task, TaskStatus};
 use ensemble_core::tools::ToolRegistry;
 use ensemble_core::Core;
+use ensemble_llm::scripted::ScriptedProvider;
 
 pub struct Env {
     pub core: Arc<Core>,

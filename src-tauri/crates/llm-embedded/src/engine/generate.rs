@@ -12,7 +12,7 @@
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
-use ensemble_core::providers::{FinishReason, StreamEvent};
+use ensemble_llm::{FinishReason, StreamEvent};
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;

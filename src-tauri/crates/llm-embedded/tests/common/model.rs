@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use ensemble_core::paths::DEFAULT_MODEL_FILE;
-use ensemble_core::providers::{ChatRequest, Message};
+use ensemble_llm::{ChatRequest, Message};
 use ensemble_llm_embedded::EmbeddedProvider;
 
 pub fn model_path() -> PathBuf {

@@ -134,7 +134,7 @@ impl Services {
     }
 
     /// An orchestrator over these services (the caller must hold the data
-    /// folder's [`ensemble_core::orchestrator::RunnerLock`]).
+    /// folder's [`ensemble_core::orchestrator::RunnerLock`]; [`crate::Host`] takes it).
     pub fn orchestrator(&self) -> Arc<Orchestrator> {
         Orchestrator::new(
             self.core.clone(),

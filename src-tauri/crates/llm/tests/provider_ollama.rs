@@ -16,11 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ensemble_core::providers::ollama::OllamaProvider;
-use ensemble_core::providers::resilience::{
-    Breaker, BreakerConfig, BreakerState, Resilient, RetryPolicy,
-};
-use ensemble_core::providers::{
+use ensemble_llm::ollama::OllamaProvider;
+use ensemble_llm::resilience::{Breaker, BreakerConfig, BreakerState, Resilient, RetryPolicy};
+use ensemble_llm::{
     collect, ChatRequest, FinishReason, Message, Provider, ProviderError, PullProgress,
     StreamEvent, ToolSpec,
 };

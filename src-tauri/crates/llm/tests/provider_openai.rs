@@ -11,8 +11,8 @@ mod fixture;
 
 use std::time::{Duration, Instant};
 
-use ensemble_core::providers::openai::OpenAiProvider;
-use ensemble_core::providers::{
+use ensemble_llm::openai::OpenAiProvider;
+use ensemble_llm::{
     collect, ChatRequest, EventStream, FinishReason, Message, Provider, ProviderError, StreamEvent,
     ToolCall, ToolSpec, Usage,
 };
@@ -686,53 +686,4 @@ async fn a_model_with_its_own_template_or_a_server_without_props_is_not_taken_fo
     let facts = p.model_facts("llama-3.2-1b").await.unwrap();
     assert_eq!(facts.chat_template, None);
     assert!(!p.supports_grammar());
-}
-
-#[tokio::test]
-async fn the_probe_gives_a_base_model_on_llama_server_guided_steps_without_asking_for_tools() {
-    // The chat endpoint answers the probe's JSON and streaming cases.
-    let server = FixtureServer::start(|req, _| match req.path.as_str() {
-        "/v1/models" => Reply::json(
-            200,
-            json!({"object": "list", "data": [{"id": MODEL, "object": "model"}]}),
-        ),
-        "/props" => Reply::json(200, json!({"chat_template": LLAMA_CPP_CHATML})),
-        "/v1/chat/completions" => Reply::stream_split(
-            SSE,
-            &sse(&[
-                text_chunk("{\"city\": \"Lisbon\", "),
-                text_chunk("\"temperature_c\": 21}"),
-                finish_chunk("stop"),
-                usage_chunk(20, 9),
-            ]),
-            16,
-        ),
-        _ => Reply::json(404, json!({"error": {"message": "unknown path"}})),
-    })
-    .await;
-    let p = provider(&server, None);
-    let profile =
-        ensemble_core::providers::probe::probe(&p, "local", MODEL, &CancellationToken::new())
-            .await
-            .unwrap();
-    assert_eq!(
-        profile.tools,
-        ensemble_core::providers::profile::ToolsMode::Guided
-    );
-    assert_eq!(profile.verdict, "tools: guided steps (base model)");
-    assert!(
-        profile.reason.contains("no chat template"),
-        "{}",
-        profile.reason
-    );
-    assert_eq!(
-        profile.native_cases_total, None,
-        "no tool cases on a base model"
-    );
-    let asked_tools = server
-        .recorded()
-        .iter()
-        .filter(|r| r.path == "/v1/chat/completions")
-        .any(|r| r.json().get("tools").is_some());
-    assert!(!asked_tools);
 }

@@ -11,8 +11,8 @@ mod fixture;
 
 use std::time::{Duration, Instant};
 
-use ensemble_core::providers::anthropic::AnthropicProvider;
-use ensemble_core::providers::{
+use ensemble_llm::anthropic::AnthropicProvider;
+use ensemble_llm::{
     collect, ChatRequest, EventStream, FinishReason, Message, Provider, ProviderError, StreamEvent,
     ToolCall, ToolSpec, Usage,
 };
