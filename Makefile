@@ -36,19 +36,21 @@ clippy:
 # The crates' walls (docs/ARCHITECTURE.md): the provider crate knows nothing
 # of the core, the embedded engine only the provider crate, and the core
 # has no Tauri (STYLE: the core never depends on Tauri) and no provider
-# client library of its own.
+# client (ensemble-llm's adapters are its `clients` feature, which only the
+# host and the tests turn on).
 layers:
 	@fail() { echo "layers: $$1" >&2; exit 1; }; \
 	tree() { cargo tree -p "$$1" --edges "$$2" --prefix none --format '{p}' $$3 | sed 's/ .*//' | sort -u; }; \
 	llm=$$(tree ensemble-llm normal,build,dev) && [ -n "$$llm" ] || fail "cargo tree -p ensemble-llm failed"; \
 	emb=$$(tree ensemble-llm-embedded normal,build) && [ -n "$$emb" ] || fail "cargo tree -p ensemble-llm-embedded failed"; \
 	core=$$(tree ensemble-core normal,build,dev) && [ -n "$$core" ] || fail "cargo tree -p ensemble-core failed"; \
-	own=$$(tree ensemble-core normal,build "--depth 1") && [ -n "$$own" ] || fail "cargo tree -p ensemble-core failed"; \
+	own=$$(tree ensemble-core normal,build) && [ -n "$$own" ] || fail "cargo tree -p ensemble-core failed"; \
 	! echo "$$llm" | grep -xE 'ensemble-core|tauri' || fail "ensemble-llm depends on the above"; \
 	! echo "$$emb" | grep -xE 'ensemble-core|tauri' || fail "ensemble-llm-embedded depends on the above"; \
 	! echo "$$core" | grep -iE '^tauri' || fail "ensemble-core depends on the above"; \
-	! echo "$$own" | grep -xE 'ollama-rs|async-openai|reqwest-eventsource' || fail "ensemble-core uses a provider client of its own"; \
-	echo "layers: ensemble-llm without the core, the embedded engine on ensemble-llm only, the core without tauri or a provider client of its own"
+	! echo "$$own" | grep -xE 'ollama-rs|async-openai|reqwest-eventsource' || fail "ensemble-core depends on a provider client"; \
+	cargo check -p ensemble-core --quiet || fail "ensemble-core does not build on its own (without ensemble-llm's clients)"; \
+	echo "layers: ensemble-llm without the core, the embedded engine on ensemble-llm only, the core without tauri or a provider client"
 
 rust-test:
 	cargo test

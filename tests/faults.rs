@@ -323,6 +323,7 @@ impl Rig {
         .unwrap();
         let hub = Arc::new(
             ProviderHub::with_secrets(core.clone(), SecretStore::file_only(dir.path()))
+                .with_connector(Arc::new(ensemble_llm::HttpConnector))
                 .with_policy(
                     RetryPolicy {
                         max_attempts: 2,

@@ -1,10 +1,10 @@
 //! The Ensemble desktop shell: windows, tray, notifications and the IPC
-//! adapters over `ensemble-core`, plus the headless command line. No business
-//! rules live here.
+//! adapters over `ensemble-core` and `ensemble-host`. The binary is one
+//! program: the command line (`ensemble-cli`) with a subcommand, this window
+//! without. No business rules live here.
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod events;
@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// Entry point of the binary: the CLI when a subcommand is given, else the
 /// window. Returns the process exit code.
 pub fn run() -> i32 {
-    cli::main()
+    ensemble_cli::main(run_gui)
 }
 
 /// Starts the desktop app on the given data folder. Blocks until the app exits.

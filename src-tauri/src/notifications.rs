@@ -165,11 +165,8 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             };
             if change.entity == Entity::Approval && change.op == ChangeOp::Created {
-                let c = core.clone();
                 let id = change.id.clone();
-                let approval =
-                    tauri::async_runtime::spawn_blocking(move || c.get_approval(&id)).await;
-                if let Ok(Ok(a)) = approval {
+                if let Ok(a) = core.call(move |c| c.get_approval(&id)).await {
                     notify(&handle, "Approval needed", &a.title, &Route::approvals());
                 }
             }

@@ -171,11 +171,7 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Core) -> ensemble_core::Result<T> + Send + 'static,
     {
-        let core = self.core().clone();
-        tauri::async_runtime::spawn_blocking(move || f(&core))
-            .await
-            .map_err(|e| AppError::Shell(format!("background call failed: {e}")))?
-            .map_err(AppError::from)
+        self.core().call(f).await.map_err(AppError::from)
     }
 }
 

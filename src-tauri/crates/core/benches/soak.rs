@@ -363,10 +363,10 @@ async fn main() {
             .expect("agent");
         agents.push(a.id);
     }
-    let hub = Arc::new(ProviderHub::with_secrets(
-        core.clone(),
-        SecretStore::file_only(dir.path()),
-    ));
+    let hub = Arc::new(
+        ProviderHub::with_secrets(core.clone(), SecretStore::file_only(dir.path()))
+            .with_connector(Arc::new(ensemble_llm::HttpConnector)),
+    );
     let mut tools = ToolRegistry::builtin();
     for t in ensemble_core::tools::testing::with_dir(None) {
         tools.register(t);

@@ -56,6 +56,20 @@ impl Core {
 }
 
 impl Core {
+    /// Runs a blocking call on the core off the async threads: the one
+    /// bridge from async code (runtime, orchestrator, chat and crew engines,
+    /// tools, the host and the app) to the synchronous store.
+    pub async fn call<T, F>(self: &std::sync::Arc<Self>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Core) -> Result<T> + Send + 'static,
+    {
+        let core = std::sync::Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&core))
+            .await
+            .map_err(|e| crate::CoreError::Internal(format!("database task failed: {e}")))?
+    }
+
     /// Publishes an [`Entity::External`](crate::Entity::External) change
     /// whenever another process (the CLI, the app, a headless runner)
     /// commits to the database, checking SQLite's `data_version` every

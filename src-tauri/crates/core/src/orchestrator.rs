@@ -168,13 +168,6 @@ impl Orchestrator {
         Ok(())
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Core) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        crate::runtime::db(&self.core, f).await
-    }
-
     async fn refresh_agents(&self) -> Result<()> {
         {
             // Cleared before reading, so a change that lands while this
@@ -186,7 +179,8 @@ impl Orchestrator {
             g.agents_stale = false;
         }
         let (agents, settings, providers) = match self
-            .blocking(|c| {
+            .core
+            .call(|c| {
                 let agents = c.list_agents(
                     &AgentFilter {
                         enabled: Some(true),
@@ -262,7 +256,7 @@ impl Orchestrator {
     /// Runs until [`Orchestrator::shutdown`]: recovers interrupted work, then
     /// schedules. Returns after running work drained or was interrupted.
     pub async fn run(self: Arc<Self>) -> Result<()> {
-        let requeued = self.blocking(|c| c.recover()).await?;
+        let requeued = self.core.call(|c| c.recover()).await?;
         if requeued > 0 {
             tracing::info!(
                 count = requeued,
@@ -319,7 +313,7 @@ impl Orchestrator {
             }
             if last_expiry.elapsed() >= Duration::from_secs(15) {
                 last_expiry = Instant::now();
-                match self.blocking(|c| c.expire_approvals()).await {
+                match self.core.call(|c| c.expire_approvals()).await {
                     Ok(ids) if !ids.is_empty() => {
                         tracing::info!(count = ids.len(), "approvals expired (rejected by default)")
                     }
@@ -371,7 +365,8 @@ impl Orchestrator {
         }
         let ids: Vec<Id> = touched.iter().map(|(id, _)| id.clone()).collect();
         let cancelled = self
-            .blocking(move |co| {
+            .core
+            .call(move |co| {
                 co.read(|conn| {
                     let mut stmt = conn.prepare_cached("SELECT status FROM tasks WHERE id = ?1")?;
                     let mut out = Vec::new();
@@ -415,7 +410,8 @@ impl Orchestrator {
         let mut cap = self.capacity();
         let aging = self.config.aging_minutes;
         let claimed = self
-            .blocking(move |c| c.claim(free, &mut cap, aging))
+            .core
+            .call(move |c| c.claim(free, &mut cap, aging))
             .await?;
         let more = claimed.len() == free;
         for job in claimed {
@@ -496,8 +492,7 @@ impl Orchestrator {
         let mut delay = Duration::from_millis(100);
         loop {
             let (j, o, retry) = (job.clone(), outcome.clone(), self.config.retry);
-            let e = match crate::runtime::db(&self.core, move |c| c.finish_job(&j, &o, retry)).await
-            {
+            let e = match self.core.call(move |c| c.finish_job(&j, &o, retry)).await {
                 Ok(task) => return Some(task),
                 Err(e) => e,
             };
@@ -566,7 +561,7 @@ impl Orchestrator {
         if updates.is_empty() {
             return Ok(());
         }
-        self.blocking(move |c| {
+        self.core.call(move |c| {
             c.write(|tx| {
                 let now = crate::time::now_sql();
                 for (id, s) in &updates {

@@ -1,9 +1,10 @@
 //! Model providers. This module owns their stored configuration (kind, base
 //! URL, a reference to the API key, default model, concurrency, cost table);
-//! secrets themselves are never stored in SQLite. The provider interface and
-//! its adapters are `ensemble-llm`'s, re-exported here; the submodules are
-//! what Ensemble adds around them: the hub that builds and shares providers,
-//! the per-model probe and the profiles it records.
+//! secrets themselves are never stored in SQLite. The provider interface is
+//! `ensemble-llm`'s, re-exported here; its HTTP adapters are not part of the
+//! core (the host hands the hub a [`Connector`]). The submodules are what
+//! Ensemble adds around them: the hub that builds and shares providers, the
+//! per-model probe and the profiles it records.
 
 pub mod hub;
 pub mod probe;
@@ -11,7 +12,7 @@ pub mod profile;
 
 pub use ensemble_llm::types::*;
 pub use ensemble_llm::{
-    anthropic, framing, http, ollama, openai, resilience, types, ProviderKind, UnknownProviderKind,
+    framing, http, resilience, types, Connector, ProviderKind, UnknownProviderKind,
 };
 
 use std::collections::BTreeMap;

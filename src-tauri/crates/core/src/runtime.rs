@@ -123,17 +123,6 @@ pub struct AgentRuntime {
     tools: Arc<ToolRegistry>,
 }
 
-/// Runs a blocking store call off the async runtime.
-pub(crate) async fn db<T: Send + 'static>(
-    core: &Arc<Core>,
-    f: impl FnOnce(&Core) -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let core = core.clone();
-    tokio::task::spawn_blocking(move || f(&core))
-        .await
-        .map_err(|e| CoreError::Internal(format!("database task failed: {e}")))?
-}
-
 /// What `run` needs besides the job.
 pub(crate) struct Ctx {
     pub job: Job,
@@ -214,24 +203,26 @@ impl AgentRuntime {
             job.run.id.clone(),
         );
         let (provider, model) = (resolved.provider_name.clone(), resolved.model.clone());
-        let (memory, dependencies, steps, databases) = db(&self.core, move |c| {
-            c.write(|tx| runs::set_run_model(tx, &run_id, &provider, &model))?;
-            let memory = c
-                .team_memory(crew_id.as_deref(), 30)?
-                .into_iter()
-                .map(|m| m.content)
-                .collect();
-            let task = c.get_task(&task_id)?;
-            let mut deps = Vec::new();
-            for d in &task.depends_on {
-                let t = c.get_task(d)?;
-                deps.push((t.title, t.output.unwrap_or_default()));
-            }
-            let steps = c.read(|conn| runs::run_steps(conn, &run_id))?;
-            let databases = c.settings()?.sql_databases;
-            Ok((memory, deps, steps, databases))
-        })
-        .await?;
+        let (memory, dependencies, steps, databases) = self
+            .core
+            .call(move |c| {
+                c.write(|tx| runs::set_run_model(tx, &run_id, &provider, &model))?;
+                let memory = c
+                    .team_memory(crew_id.as_deref(), 30)?
+                    .into_iter()
+                    .map(|m| m.content)
+                    .collect();
+                let task = c.get_task(&task_id)?;
+                let mut deps = Vec::new();
+                for d in &task.depends_on {
+                    let t = c.get_task(d)?;
+                    deps.push((t.title, t.output.unwrap_or_default()));
+                }
+                let steps = c.read(|conn| runs::run_steps(conn, &run_id))?;
+                let databases = c.settings()?.sql_databases;
+                Ok((memory, deps, steps, databases))
+            })
+            .await?;
         let names: Vec<String> = databases.iter().map(|d| d.name.clone()).collect();
         name_the_databases(&mut tools, &names);
         let guided = json_steps && self.hub.is_base_model(&resolved).await;
@@ -261,7 +252,10 @@ impl AgentRuntime {
     /// that does not answer is not probed.
     async fn json_steps_for(&self, resolved: &Resolved) -> bool {
         let (provider, model) = (resolved.provider_name.clone(), resolved.model.clone());
-        let stored = db(&self.core, move |c| c.model_profile(&provider, &model)).await;
+        let stored = self
+            .core
+            .call(move |c| c.model_profile(&provider, &model))
+            .await;
         match stored {
             Ok(Some(p)) => return p.json_steps(),
             Ok(None) => {}
@@ -296,7 +290,11 @@ impl AgentRuntime {
                     ProfileSource::Capabilities,
                 );
                 profile.context_length = facts_context(&facts);
-                if let Err(e) = db(&self.core, move |c| c.save_model_profile(&profile)).await {
+                if let Err(e) = self
+                    .core
+                    .call(move |c| c.save_model_profile(&profile))
+                    .await
+                {
                     tracing::warn!(error = %e, "cannot store the model profile");
                 }
                 !native
@@ -327,30 +325,32 @@ impl AgentRuntime {
     ) -> Result<RunStep> {
         let run_id = ctx.job.run.id.clone();
         let cost = self.cost(ctx, step.tokens_in, step.tokens_out);
-        let st = db(&self.core, move |c| {
-            c.write(|tx| {
-                let st = runs::insert_step(tx, &run_id, &step)?;
-                if cost > 0.0 {
-                    tx.execute(
-                        "UPDATE runs SET cost = cost + ?2 WHERE id = ?1",
-                        rusqlite::params![run_id, cost],
-                    )?;
-                }
-                if let Some((kind, reasoning, action, confidence)) = decision {
-                    runs::insert_decision(
-                        tx,
-                        &run_id,
-                        Some(&st.id),
-                        kind,
-                        &reasoning,
-                        action.as_deref(),
-                        confidence,
-                    )?;
-                }
-                Ok(st)
+        let st = self
+            .core
+            .call(move |c| {
+                c.write(|tx| {
+                    let st = runs::insert_step(tx, &run_id, &step)?;
+                    if cost > 0.0 {
+                        tx.execute(
+                            "UPDATE runs SET cost = cost + ?2 WHERE id = ?1",
+                            rusqlite::params![run_id, cost],
+                        )?;
+                    }
+                    if let Some((kind, reasoning, action, confidence)) = decision {
+                        runs::insert_decision(
+                            tx,
+                            &run_id,
+                            Some(&st.id),
+                            kind,
+                            &reasoning,
+                            action.as_deref(),
+                            confidence,
+                        )?;
+                    }
+                    Ok(st)
+                })
             })
-        })
-        .await?;
+            .await?;
         ctx.steps.push(st.clone());
         Ok(st)
     }
@@ -544,11 +544,13 @@ impl AgentRuntime {
                         ctx.resolved.provider_name.clone(),
                         ctx.resolved.model.clone(),
                     );
-                    if let Err(e) = db(&self.core, move |c| {
-                        c.learn_tools_unsupported(&provider, &model, &detail)
-                            .map(|_| ())
-                    })
-                    .await
+                    if let Err(e) = self
+                        .core
+                        .call(move |c| {
+                            c.learn_tools_unsupported(&provider, &model, &detail)
+                                .map(|_| ())
+                        })
+                        .await
                     {
                         tracing::warn!(error = %e, "cannot store the model profile");
                     }
@@ -736,7 +738,9 @@ impl AgentRuntime {
             crew_run_id: ctx.job.task.crew_run_id.clone(),
             expires_in_secs: None,
         };
-        db(&self.core, move |c| c.create_approval(input).map(|_| ())).await
+        self.core
+            .call(move |c| c.create_approval(input).map(|_| ()))
+            .await
     }
 
     pub(crate) fn autonomy_for(&self, agent: &Agent, tool: &str) -> Autonomy {

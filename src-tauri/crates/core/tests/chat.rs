@@ -47,10 +47,13 @@ fn env(model: Arc<ScriptedProvider>) -> Env {
         ..Default::default()
     })
     .unwrap();
-    let hub = Arc::new(ProviderHub::with_secrets(
-        core.clone(),
-        ensemble_core::secrets::SecretStore::file_only(dir.path()),
-    ));
+    let hub = Arc::new(
+        ProviderHub::with_secrets(
+            core.clone(),
+            ensemble_core::secrets::SecretStore::file_only(dir.path()),
+        )
+        .with_connector(Arc::new(ensemble_llm::HttpConnector)),
+    );
     hub.inject("scripted", model);
     let engine = Arc::new(ChatEngine::new(core.clone(), hub.clone()));
     Env {
@@ -381,10 +384,13 @@ async fn interrupted_answers_are_marked_on_recovery() {
 fn hub_env() -> (Arc<Core>, Arc<ProviderHub>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let core = Arc::new(Core::open(dir.path()).unwrap());
-    let hub = Arc::new(ProviderHub::with_secrets(
-        core.clone(),
-        ensemble_core::secrets::SecretStore::file_only(dir.path()),
-    ));
+    let hub = Arc::new(
+        ProviderHub::with_secrets(
+            core.clone(),
+            ensemble_core::secrets::SecretStore::file_only(dir.path()),
+        )
+        .with_connector(Arc::new(ensemble_llm::HttpConnector)),
+    );
     hub.set_embedded(
         ScriptedProvider::new("embedded", vec![])
             .with_kind(ProviderKind::Embedded)

@@ -62,10 +62,13 @@ impl Setup {
             ..Default::default()
         })
         .unwrap();
-        let hub = Arc::new(ProviderHub::with_secrets(
-            core.clone(),
-            ensemble_core::secrets::SecretStore::file_only(dir.path()),
-        ));
+        let hub = Arc::new(
+            ProviderHub::with_secrets(
+                core.clone(),
+                ensemble_core::secrets::SecretStore::file_only(dir.path()),
+            )
+            .with_connector(Arc::new(ensemble_llm::HttpConnector)),
+        );
         let tools = Arc::new(orch::registry(dir.path()));
         let runtime = Arc::new(AgentRuntime::new(core.clone(), hub.clone(), tools));
         let orch = Orchestrator::new(core.clone(), hub.clone(), runtime, orch::fast_config());
@@ -508,11 +511,8 @@ async fn the_probe_gives_a_base_model_on_llama_server_guided_steps_without_askin
         _ => Reply::json(404, json!({"error": {"message": "unknown path"}})),
     })
     .await;
-    let p = ensemble_core::providers::openai::OpenAiProvider::new(
-        "local",
-        &format!("{}/v1", server.url()),
-        None,
-    );
+    let p =
+        ensemble_llm::openai::OpenAiProvider::new("local", &format!("{}/v1", server.url()), None);
     let profile =
         ensemble_core::providers::probe::probe(&p, "local", MODEL, &CancellationToken::new())
             .await

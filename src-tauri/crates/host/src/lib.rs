@@ -86,8 +86,7 @@ impl Host {
     /// A host over services built by the caller (tests inject models this
     /// way).
     pub async fn with_services(services: Services) -> Arc<Self> {
-        let core = services.core.clone();
-        match blocking(move || core.recover_crew_runs()).await {
+        match services.core.call(|c| c.recover_crew_runs()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 count = n,
@@ -232,8 +231,9 @@ impl Host {
             let Some(orch) = self.orchestrator() else {
                 return self.runner_stopped().await;
             };
-            let core = self.core().clone();
-            let idle = blocking(move || core.queue_is_idle())
+            let idle = self
+                .core()
+                .call(|c| c.queue_is_idle())
                 .await
                 .unwrap_or(false)
                 && orch.running_count() == 0;
@@ -277,8 +277,7 @@ impl Host {
         let mut set = std::mem::take(&mut *guard(&self.supervisor));
         set.abort_all();
         while set.join_next().await.is_some() {}
-        let core = self.core().clone();
-        if let Err(e) = blocking(move || core.store().checkpoint()).await {
+        if let Err(e) = self.core().call(|c| c.store().checkpoint()).await {
             tracing::warn!(error = %e, "checkpoint at shutdown failed");
         }
     }
@@ -294,11 +293,4 @@ impl Host {
             }
         });
     }
-}
-
-/// Runs a blocking core call off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| CoreError::Internal(format!("background call failed: {e}")))?
 }

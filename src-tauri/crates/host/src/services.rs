@@ -92,7 +92,9 @@ impl Services {
     }
 
     fn with_tools(core: Arc<Core>, extra: Vec<Arc<dyn Tool>>) -> Self {
-        let hub = Arc::new(ProviderHub::new(core.clone()));
+        let hub = Arc::new(
+            ProviderHub::new(core.clone()).with_connector(Arc::new(ensemble_llm::HttpConnector)),
+        );
         let models = ensemble_core::paths::models_dir(core.data_dir());
         let embedded = Arc::new(
             EmbeddedProvider::new("embedded", models)

@@ -9,11 +9,14 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[cfg(feature = "clients")]
 pub mod anthropic;
 pub mod chat_frame;
 pub mod framing;
 pub mod http;
+#[cfg(feature = "clients")]
 pub mod ollama;
+#[cfg(feature = "clients")]
 pub mod openai;
 pub mod resilience;
 #[cfg(any(test, feature = "test-support"))]
@@ -21,6 +24,8 @@ pub mod scripted;
 pub mod types;
 
 pub use types::*;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -90,6 +95,50 @@ impl std::str::FromStr for ProviderKind {
             .copied()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| UnknownProviderKind(s.to_string()))
+    }
+}
+
+/// Builds the live provider of a stored provider config. The core's hub
+/// asks it for every kind but the embedded engine (which the host plugs in
+/// itself); the host hands it the [`HttpConnector`].
+pub trait Connector: Send + Sync {
+    fn connect(
+        &self,
+        kind: ProviderKind,
+        name: &str,
+        base_url: &str,
+        api_key: Option<String>,
+    ) -> Result<Arc<dyn Provider>, ProviderError>;
+}
+
+/// The HTTP adapters of this crate, by kind.
+#[cfg(feature = "clients")]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HttpConnector;
+
+#[cfg(feature = "clients")]
+impl Connector for HttpConnector {
+    fn connect(
+        &self,
+        kind: ProviderKind,
+        name: &str,
+        base_url: &str,
+        api_key: Option<String>,
+    ) -> Result<Arc<dyn Provider>, ProviderError> {
+        Ok(match kind {
+            ProviderKind::Ollama => Arc::new(ollama::OllamaProvider::new(name, base_url)?),
+            ProviderKind::OpenAiCompatible => {
+                Arc::new(openai::OpenAiProvider::new(name, base_url, api_key))
+            }
+            ProviderKind::Anthropic => {
+                Arc::new(anthropic::AnthropicProvider::new(name, base_url, api_key))
+            }
+            ProviderKind::Embedded => {
+                return Err(ProviderError::Unavailable {
+                    detail: "the embedded engine is not an HTTP provider".into(),
+                })
+            }
+        })
     }
 }
 

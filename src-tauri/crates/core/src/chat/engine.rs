@@ -124,17 +124,6 @@ pub struct ChatEngine {
     running: Mutex<HashMap<Id, CancellationToken>>,
 }
 
-/// Runs a blocking store call off the async runtime.
-async fn db<T: Send + 'static>(
-    core: &Arc<Core>,
-    f: impl FnOnce(&Core) -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let core = core.clone();
-    tokio::task::spawn_blocking(move || f(&core))
-        .await
-        .map_err(|e| CoreError::Internal(format!("database task failed: {e}")))?
-}
-
 fn title_from(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().take(7).collect();
     let mut t = words.join(" ");
@@ -221,10 +210,12 @@ impl ChatEngine {
         crate::validate::text("text", &text)?;
         let (session, agent) = self.session_and_agent(&req).await?;
         let sid = session.id.clone();
-        let user_message = db(&self.core, move |c| {
-            c.add_chat_message(&sid, ChatRole::User, &text, None, ChatStatus::Complete)
-        })
-        .await?;
+        let user_message = self
+            .core
+            .call(move |c| {
+                c.add_chat_message(&sid, ChatRole::User, &text, None, ChatStatus::Complete)
+            })
+            .await?;
 
         let agent_id = agent.as_ref().map(|a| a.id.clone());
         let resolved = self
@@ -235,16 +226,18 @@ impl ChatEngine {
             )
             .await;
         let (sid, aid) = (session.id.clone(), agent_id.clone());
-        let reply = db(&self.core, move |c| {
-            c.add_chat_message(
-                &sid,
-                ChatRole::Assistant,
-                "",
-                aid.as_deref(),
-                ChatStatus::Streaming,
-            )
-        })
-        .await?;
+        let reply = self
+            .core
+            .call(move |c| {
+                c.add_chat_message(
+                    &sid,
+                    ChatRole::Assistant,
+                    "",
+                    aid.as_deref(),
+                    ChatStatus::Streaming,
+                )
+            })
+            .await?;
         let (provider_name, model) = match &resolved {
             Ok(r) => (r.provider_name.clone(), r.model.clone()),
             Err(_) => (String::new(), String::new()),
@@ -297,48 +290,49 @@ impl ChatEngine {
         req: &ChatSendRequest,
     ) -> Result<(ChatSession, Option<Agent>)> {
         let req = req.clone();
-        db(&self.core, move |c| {
-            let session = match &req.session_id {
-                Some(id) => {
-                    let mut s = c.get_chat_session(id)?;
-                    if let Some(on) = req.auto_route.filter(|on| *on != s.auto_route) {
-                        s = c.update_chat_session(
-                            id,
-                            SessionInput {
-                                auto_route: Some(on),
-                                ..Default::default()
-                            },
-                        )?;
-                    }
-                    match &req.agent_id {
-                        Some(a) if s.agent_id.as_deref() != Some(a.as_str()) => c
-                            .update_chat_session(
+        self.core
+            .call(move |c| {
+                let session = match &req.session_id {
+                    Some(id) => {
+                        let mut s = c.get_chat_session(id)?;
+                        if let Some(on) = req.auto_route.filter(|on| *on != s.auto_route) {
+                            s = c.update_chat_session(
                                 id,
                                 SessionInput {
-                                    agent_id: Some(a.clone()),
+                                    auto_route: Some(on),
                                     ..Default::default()
                                 },
-                            )?,
-                        _ => s,
+                            )?;
+                        }
+                        match &req.agent_id {
+                            Some(a) if s.agent_id.as_deref() != Some(a.as_str()) => c
+                                .update_chat_session(
+                                    id,
+                                    SessionInput {
+                                        agent_id: Some(a.clone()),
+                                        ..Default::default()
+                                    },
+                                )?,
+                            _ => s,
+                        }
                     }
-                }
-                None => c.create_chat_session(SessionInput {
-                    title: Some(title_from(&req.text)),
-                    agent_id: req.agent_id.clone(),
-                    auto_route: req.auto_route.filter(|_| req.agent_id.is_none()),
-                })?,
-            };
-            let agent = if session.auto_route && req.agent_id.is_none() {
-                route_by_gate(c, &req.text)?
-            } else {
-                match session.agent_id.as_deref() {
-                    Some(a) => Some(c.get_agent(a)?),
-                    None => None,
-                }
-            };
-            Ok((session, agent))
-        })
-        .await
+                    None => c.create_chat_session(SessionInput {
+                        title: Some(title_from(&req.text)),
+                        agent_id: req.agent_id.clone(),
+                        auto_route: req.auto_route.filter(|_| req.agent_id.is_none()),
+                    })?,
+                };
+                let agent = if session.auto_route && req.agent_id.is_none() {
+                    route_by_gate(c, &req.text)?
+                } else {
+                    match session.agent_id.as_deref() {
+                        Some(a) => Some(c.get_agent(a)?),
+                        None => None,
+                    }
+                };
+                Ok((session, agent))
+            })
+            .await
     }
 
     /// The conversation sent to the model: the agent's system prompt, as much
@@ -351,26 +345,28 @@ impl ChatEngine {
         reply_id: &str,
     ) -> Result<Vec<Message>> {
         let sid = session_id.to_string();
-        let page = db(&self.core, move |c| {
-            let total = c
-                .chat_messages(
+        let page = self
+            .core
+            .call(move |c| {
+                let total = c
+                    .chat_messages(
+                        &sid,
+                        Paging {
+                            limit: Some(1),
+                            offset: None,
+                        },
+                    )?
+                    .total;
+                let offset = total.saturating_sub(60) as u32;
+                c.chat_messages(
                     &sid,
                     Paging {
-                        limit: Some(1),
-                        offset: None,
+                        limit: Some(60),
+                        offset: Some(offset),
                     },
-                )?
-                .total;
-            let offset = total.saturating_sub(60) as u32;
-            c.chat_messages(
-                &sid,
-                Paging {
-                    limit: Some(60),
-                    offset: Some(offset),
-                },
-            )
-        })
-        .await?;
+                )
+            })
+            .await?;
         let mut budget = history_budget(kind);
         let mut picked: Vec<Message> = Vec::new();
         for m in page.items.iter().rev() {
@@ -490,15 +486,16 @@ impl ChatEngine {
                     if last_persist.elapsed() >= PERSIST_EVERY {
                         last_persist = Instant::now();
                         let (id, t) = (reply_id.to_string(), text.clone());
-                        db(&self.core, move |c| {
-                            c.finish_chat_message(
-                                &id,
-                                &t,
-                                ChatStatus::Streaming,
-                                serde_json::json!({}),
-                            )
-                        })
-                        .await?;
+                        self.core
+                            .call(move |c| {
+                                c.finish_chat_message(
+                                    &id,
+                                    &t,
+                                    ChatStatus::Streaming,
+                                    serde_json::json!({}),
+                                )
+                            })
+                            .await?;
                     }
                 }
                 Some(Ok(StreamEvent::ToolCall(call))) => {
@@ -541,10 +538,10 @@ impl ChatEngine {
         sink: &mut (dyn FnMut(ChatEvent) -> bool + Send),
     ) -> Result<ChatMessage> {
         let id = id.to_string();
-        let message = db(&self.core, move |c| {
-            c.finish_chat_message(&id, &text, status, meta)
-        })
-        .await?;
+        let message = self
+            .core
+            .call(move |c| c.finish_chat_message(&id, &text, status, meta))
+            .await?;
         sink(ChatEvent::Finish {
             message: message.clone(),
         });
@@ -563,10 +560,10 @@ impl ChatEngine {
         meta["error"] = serde_json::to_value(&payload).unwrap_or_default();
         tracing::warn!(message = %id, code = %payload.code, error = %payload.message, "chat answer failed");
         let id = id.to_string();
-        let message = db(&self.core, move |c| {
-            c.finish_chat_message(&id, &text, ChatStatus::Error, meta)
-        })
-        .await?;
+        let message = self
+            .core
+            .call(move |c| c.finish_chat_message(&id, &text, ChatStatus::Error, meta))
+            .await?;
         sink(ChatEvent::Error {
             error: payload,
             message: Some(message.clone()),

@@ -120,26 +120,28 @@ impl CrewEngine {
     /// in the background. Returns the run as recorded (status `planning`).
     pub async fn start(self: &Arc<Self>, crew_id: &str, input: &str) -> Result<CrewRun> {
         let (crew_id, input) = (crew_id.to_string(), input.to_string());
-        let (crew, agents, run) = crate::runtime::db(&self.core, move |c| {
-            let crew = c.get_crew(&crew_id)?;
-            let mut agents = HashMap::new();
-            for m in &crew.members {
-                agents.insert(m.agent_id.clone(), c.get_agent(&m.agent_id)?);
-            }
-            check_ready(&crew, &agents)?;
-            let request = crate::validate::text("input", input.trim())?;
-            if request.is_empty() && crew.goal.trim().is_empty() {
-                return Err(CoreError::validation(
-                    "input",
-                    "give the run an input, or the crew a goal to work on",
-                ));
-            }
-            let run = c.write(|tx| {
-                store::insert_run(tx, &crew.id, crew.process, &request, &crew.budget)
-            })?;
-            Ok((crew, agents, run))
-        })
-        .await?;
+        let (crew, agents, run) = self
+            .core
+            .call(move |c| {
+                let crew = c.get_crew(&crew_id)?;
+                let mut agents = HashMap::new();
+                for m in &crew.members {
+                    agents.insert(m.agent_id.clone(), c.get_agent(&m.agent_id)?);
+                }
+                check_ready(&crew, &agents)?;
+                let request = crate::validate::text("input", input.trim())?;
+                if request.is_empty() && crew.goal.trim().is_empty() {
+                    return Err(CoreError::validation(
+                        "input",
+                        "give the run an input, or the crew a goal to work on",
+                    ));
+                }
+                let run = c.write(|tx| {
+                    store::insert_run(tx, &crew.id, crew.process, &request, &crew.budget)
+                })?;
+                Ok((crew, agents, run))
+            })
+            .await?;
         let cancel = CancellationToken::new();
         let ctx = RunCtx {
             core: self.core.clone(),
@@ -183,7 +185,7 @@ impl CrewEngine {
         let mut rx = self.core.events().subscribe();
         loop {
             let id = run_id.to_string();
-            let run = crate::runtime::db(&self.core, move |c| c.get_crew_run(&id)).await?;
+            let run = self.core.call(move |c| c.get_crew_run(&id)).await?;
             if run.status.is_final() {
                 return Ok(run);
             }
@@ -198,7 +200,10 @@ impl CrewEngine {
     /// drives), and stops it at once when this process drives it.
     pub async fn stop(&self, run_id: &str) -> Result<CrewRun> {
         let id = run_id.to_string();
-        let run = crate::runtime::db(&self.core, move |c| c.request_crew_run_stop(&id)).await?;
+        let run = self
+            .core
+            .call(move |c| c.request_crew_run_stop(&id))
+            .await?;
         if let Some((token, _)) = self.active().get(run_id) {
             token.cancel();
         }
@@ -255,18 +260,20 @@ impl CrewEngine {
                 None,
             )
             .await;
-        let finished = crate::runtime::db(&self.core, move |c| {
-            c.write(|tx| {
-                // A stopped run keeps its latest output as a partial report.
-                let partial = store::load_run(tx, &id)?
-                    .outputs
-                    .last()
-                    .map(|o| o.content.clone());
-                let report = report.or(partial);
-                store::finish_run(tx, &id, status, report.as_deref(), reason, error.as_deref())
+        let finished = self
+            .core
+            .call(move |c| {
+                c.write(|tx| {
+                    // A stopped run keeps its latest output as a partial report.
+                    let partial = store::load_run(tx, &id)?
+                        .outputs
+                        .last()
+                        .map(|o| o.content.clone());
+                    let report = report.or(partial);
+                    store::finish_run(tx, &id, status, report.as_deref(), reason, error.as_deref())
+                })
             })
-        })
-        .await;
+            .await;
         match finished {
             Ok(run) => self.core.events().notify(Notice {
                 kind: NoticeKind::CrewFinished,
@@ -386,7 +393,7 @@ impl RunCtx {
         &self,
         f: impl FnOnce(&Core) -> Result<T> + Send + 'static,
     ) -> Flow<T> {
-        Ok(crate::runtime::db(&self.core, f).await?)
+        Ok(self.core.call(f).await?)
     }
 
     pub fn agent(&self, id: &str) -> Flow<&Agent> {

@@ -18,7 +18,7 @@ use super::profile::ModelProfile;
 use super::resilience::{
     Breaker, BreakerConfig, BreakerStatus, Resilient, RetryPolicy, DEFAULT_STALL_TIMEOUT,
 };
-use super::{ModelInfo, Provider, ProviderConfig, ProviderError, ProviderKind};
+use super::{Connector, ModelInfo, Provider, ProviderConfig, ProviderError, ProviderKind};
 use crate::error::{CoreError, ErrorPayload, Result};
 use crate::secrets::SecretStore;
 use crate::Core;
@@ -67,6 +67,9 @@ pub struct ProviderHub {
     secrets: SecretStore,
     /// Providers given from outside, by config name or kind (the embedded engine, test doubles).
     injected: Mutex<HashMap<String, Arc<dyn Provider>>>,
+    /// Builds the HTTP providers (Ollama, OpenAI-compatible, Anthropic);
+    /// none in a hub that only serves injected ones.
+    connector: Option<Arc<dyn Connector>>,
     built: Mutex<HashMap<String, (String, Arc<Resilient>)>>,
     breakers: Mutex<HashMap<String, Arc<Breaker>>>,
     policy: RetryPolicy,
@@ -119,6 +122,7 @@ impl ProviderHub {
             core,
             secrets,
             injected: Mutex::new(HashMap::new()),
+            connector: None,
             built: Mutex::new(HashMap::new()),
             breakers: Mutex::new(HashMap::new()),
             policy: RetryPolicy::default(),
@@ -155,6 +159,13 @@ impl ProviderHub {
         let base = facts.chat_template == Some(false);
         lock(&self.base_models).insert(key, base);
         base
+    }
+
+    /// How the hub builds HTTP providers from their configs (the host
+    /// gives ensemble-llm's `HttpConnector`).
+    pub fn with_connector(mut self, connector: Arc<dyn Connector>) -> Self {
+        self.connector = Some(connector);
+        self
     }
 
     pub fn with_policy(mut self, policy: RetryPolicy, breaker: BreakerConfig) -> Self {
@@ -213,27 +224,24 @@ impl ProviderHub {
         if let Some(p) = injected.get(&cfg.name) {
             return Ok(p.clone());
         }
-        Ok(match cfg.kind {
-            ProviderKind::Ollama => Arc::new(super::ollama::OllamaProvider::new(
-                cfg.name.clone(),
-                &cfg.base_url,
-            )?),
-            ProviderKind::OpenAiCompatible => Arc::new(super::openai::OpenAiProvider::new(
-                cfg.name.clone(),
-                &cfg.base_url,
-                self.api_key(cfg),
-            )),
-            ProviderKind::Anthropic => Arc::new(super::anthropic::AnthropicProvider::new(
-                cfg.name.clone(),
-                &cfg.base_url,
-                self.api_key(cfg),
-            )),
-            ProviderKind::Embedded => injected.get("kind:embedded").cloned().ok_or_else(|| {
+        if cfg.kind == ProviderKind::Embedded {
+            return injected.get("kind:embedded").cloned().ok_or_else(|| {
                 CoreError::from(ProviderError::Unavailable {
                     detail: "the embedded engine is not part of this build".into(),
                 })
-            })?,
-        })
+            });
+        }
+        let connector = self.connector.as_ref().ok_or_else(|| {
+            CoreError::from(ProviderError::Unavailable {
+                detail: format!("this process cannot reach {} providers", cfg.kind),
+            })
+        })?;
+        // Only the HTTP kinds need a key: the embedded engine returned above.
+        let key = match cfg.kind {
+            ProviderKind::Ollama => None,
+            _ => self.api_key(cfg),
+        };
+        Ok(connector.connect(cfg.kind, &cfg.name, &cfg.base_url, key)?)
     }
 
     /// The live provider for a config (rebuilt when the config changed).

@@ -14,7 +14,7 @@ use crate::runs::{self, DecisionKind, NewStep, RunStep, StepAction, ToolCallStat
 use crate::tasks::TaskStatus;
 use crate::tools::{ToolContext, ToolOutput};
 
-use super::{db, AgentRuntime, Ctx, Outcome};
+use super::{AgentRuntime, Ctx, Outcome};
 
 fn key(ctx: &Ctx, step: &RunStep) -> String {
     format!("{}:{}", ctx.job.run.id, step.idx)
@@ -124,12 +124,22 @@ async fn decide(
                 key(ctx, st),
                 def.as_ref().is_some_and(|d| d.idempotent),
             );
-            let call = db(rt.core(), move |c| {
-                c.write(|tx| {
-                    runs::journal_intend(tx, Some(&run_id), Some(&step_id), &tool, &args, &k, idem)
+            let call = rt
+                .core()
+                .call(move |c| {
+                    c.write(|tx| {
+                        runs::journal_intend(
+                            tx,
+                            Some(&run_id),
+                            Some(&step_id),
+                            &tool,
+                            &args,
+                            &k,
+                            idem,
+                        )
+                    })
                 })
-            })
-            .await?;
+                .await?;
             rt.request_approval(
                 ctx,
                 &st.id,
@@ -176,23 +186,25 @@ async fn execute(
         arguments.clone(),
         k.clone(),
     );
-    let call = db(rt.core(), move |c| {
-        let call = c.write(|tx| {
-            runs::journal_intend(
-                tx,
-                Some(&run_id),
-                Some(&step_id),
-                &tool,
-                &args,
-                &k2,
-                idempotent,
-            )
-        })?;
-        // Committed on its own, right before the tool starts.
-        c.write(|tx| runs::journal_start(tx, &call.id))?;
-        Ok(call)
-    })
-    .await?;
+    let call = rt
+        .core()
+        .call(move |c| {
+            let call = c.write(|tx| {
+                runs::journal_intend(
+                    tx,
+                    Some(&run_id),
+                    Some(&step_id),
+                    &tool,
+                    &args,
+                    &k2,
+                    idempotent,
+                )
+            })?;
+            // Committed on its own, right before the tool starts.
+            c.write(|tx| runs::journal_start(tx, &call.id))?;
+            Ok(call)
+        })
+        .await?;
     let tctx = ToolContext {
         core: rt.core().clone(),
         task_id: Some(ctx.job.task.id.clone()),
@@ -232,16 +244,17 @@ async fn execute(
     );
     let obs = observation.clone();
     let parks = park.is_some();
-    db(rt.core(), move |c| {
-        c.write(|tx| {
-            runs::journal_finish(tx, &call_id, ok, &stored, ms)?;
-            if !parks {
-                runs::set_observation(tx, &step_id, &obs)?;
-            }
-            Ok(())
+    rt.core()
+        .call(move |c| {
+            c.write(|tx| {
+                runs::journal_finish(tx, &call_id, ok, &stored, ms)?;
+                if !parks {
+                    runs::set_observation(tx, &step_id, &obs)?;
+                }
+                Ok(())
+            })
         })
-    })
-    .await?;
+        .await?;
     match park.as_deref() {
         Some("delegated") => parked(TaskStatus::Delegated),
         Some("ask_human") => {
@@ -292,10 +305,9 @@ fn observation_of(ok: bool, out: Option<&ToolOutput>, error: Option<&str>) -> St
 /// Sets a step's observation, in the store and in the context.
 async fn observe(rt: &AgentRuntime, ctx: &mut Ctx, step_id: &str, text: &str) -> Result<()> {
     let (id, t) = (step_id.to_string(), text.to_string());
-    db(rt.core(), move |c| {
-        c.write(|tx| runs::set_observation(tx, &id, &t))
-    })
-    .await?;
+    rt.core()
+        .call(move |c| c.write(|tx| runs::set_observation(tx, &id, &t)))
+        .await?;
     if let Some(s) = ctx.steps.iter_mut().find(|s| s.id == step_id) {
         s.observation = Some(text.to_string());
     }
@@ -359,10 +371,9 @@ pub(crate) async fn finish(
 
 async fn approval_for(rt: &AgentRuntime, step_id: &str) -> Result<Option<Approval>> {
     let id = step_id.to_string();
-    db(rt.core(), move |c| {
-        c.read(|conn| crate::approvals::approval_for_step(conn, &id))
-    })
-    .await
+    rt.core()
+        .call(move |c| c.read(|conn| crate::approvals::approval_for_step(conn, &id)))
+        .await
 }
 
 fn comment_of(a: &Approval) -> String {
@@ -425,7 +436,7 @@ async fn resume_final(
                 .unwrap_or(answer);
             let id = st.id.clone();
             let out = output.clone();
-            db(rt.core(), move |c| {
+            rt.core().call(move |c| {
                 c.write(|tx| {
                     tx.execute(
                         "UPDATE run_steps SET is_final = 1, final_answer = ?2, observation = 'Approved by the human.' WHERE id = ?1",
@@ -459,7 +470,7 @@ async fn resume_action(
 ) -> Result<Option<Outcome>> {
     let k = key(ctx, st);
     let k2 = k.clone();
-    let call = db(rt.core(), move |c| c.tool_call(&k2)).await?;
+    let call = rt.core().call(move |c| c.tool_call(&k2)).await?;
     let approval = approval_for(rt, &st.id).await?;
     let idempotent = rt.tools().def(&action.tool).is_some_and(|d| d.idempotent);
     match (call.as_ref().map(|c| c.state), approval) {
@@ -500,7 +511,10 @@ async fn resume_action(
         // Subtasks: wait until they are all done, then observe their outputs.
         (Some(ToolCallState::Succeeded), _) if action.tool == "delegate_task" => {
             let (parent, key) = (ctx.job.task.id.clone(), k.clone());
-            let subs = db(rt.core(), move |c| c.subtasks_of_call(&parent, &key)).await?;
+            let subs = rt
+                .core()
+                .call(move |c| c.subtasks_of_call(&parent, &key))
+                .await?;
             if subs.iter().any(|s| !s.status.is_final()) {
                 return parked(TaskStatus::Delegated);
             }
@@ -558,16 +572,17 @@ async fn resume_action(
                     (state, &call)
                 {
                     let id = c.id.clone();
-                    db(rt.core(), move |co| {
-                        co.write(|tx| {
-                            tx.execute(
-                                "UPDATE tool_calls SET state = 'intended' WHERE id = ?1",
-                                [&id],
-                            )?;
-                            Ok(())
+                    rt.core()
+                        .call(move |co| {
+                            co.write(|tx| {
+                                tx.execute(
+                                    "UPDATE tool_calls SET state = 'intended' WHERE id = ?1",
+                                    [&id],
+                                )?;
+                                Ok(())
+                            })
                         })
-                    })
-                    .await?;
+                        .await?;
                 }
                 execute(rt, ctx, st, args).await
             }
@@ -575,10 +590,9 @@ async fn resume_action(
                 if let Some(c) = &call {
                     let id = c.id.clone();
                     let why = format!("not run: the human {} it", a.status);
-                    db(rt.core(), move |co| {
-                        co.write(|tx| runs::journal_abandon(tx, &id, &why))
-                    })
-                    .await?;
+                    rt.core()
+                        .call(move |co| co.write(|tx| runs::journal_abandon(tx, &id, &why)))
+                        .await?;
                 }
                 let text = if a.kind == ApprovalKind::AmbiguousToolCall {
                     format!("This action was interrupted and the human chose not to repeat it{}. Continue without it.", comment_of(&a))
@@ -597,29 +611,31 @@ async fn resume_action(
             let Some(c) = call else { return Ok(None) };
             if idempotent {
                 let id = c.id.clone();
-                db(rt.core(), move |co| {
+                rt.core()
+                    .call(move |co| {
+                        co.write(|tx| {
+                            tx.execute(
+                                "UPDATE tool_calls SET state = 'intended' WHERE id = ?1",
+                                [&id],
+                            )?;
+                            Ok(())
+                        })
+                    })
+                    .await?;
+                return execute(rt, ctx, st, action.arguments.clone()).await;
+            }
+            let id = c.id.clone();
+            rt.core()
+                .call(move |co| {
                     co.write(|tx| {
                         tx.execute(
-                            "UPDATE tool_calls SET state = 'intended' WHERE id = ?1",
-                            [&id],
-                        )?;
+                        "UPDATE tool_calls SET state = 'ambiguous', updated_at = ?2 WHERE id = ?1",
+                        rusqlite::params![id, crate::time::now_sql()],
+                    )?;
                         Ok(())
                     })
                 })
                 .await?;
-                return execute(rt, ctx, st, action.arguments.clone()).await;
-            }
-            let id = c.id.clone();
-            db(rt.core(), move |co| {
-                co.write(|tx| {
-                    tx.execute(
-                        "UPDATE tool_calls SET state = 'ambiguous', updated_at = ?2 WHERE id = ?1",
-                        rusqlite::params![id, crate::time::now_sql()],
-                    )?;
-                    Ok(())
-                })
-            })
-            .await?;
             rt.request_approval(
                 ctx,
                 &st.id,

@@ -527,7 +527,8 @@ mod tests {
     use super::*;
     use crate::tools::ToolCategory;
 
-    fn tool(name: &str) -> ToolDef {
+    /// A tool with one string argument, `code`.
+    pub(super) fn tool(name: &str) -> ToolDef {
         ToolDef {
             name: name.into(),
             description: "d".into(),

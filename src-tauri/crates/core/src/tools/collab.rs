@@ -37,14 +37,6 @@ fn core_err(e: CoreError) -> ToolError {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ToolError> + Send + 'static,
-) -> Result<T, ToolError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ToolError::Failed(e.to_string()))?
-}
-
 #[derive(Deserialize, schemars::JsonSchema)]
 struct DelegateArgs {
     /// Short title of the subtask.
@@ -88,21 +80,23 @@ impl Tool for Delegate {
         };
         let core = ctx.core.clone();
         let key = ctx.call_key.clone();
-        let sub = blocking(move || {
-            core.delegate(
-                &task,
-                &agent,
-                crate::orchestrator::delegation::DelegationRequest {
-                    title: a.title,
-                    objective: a.objective,
-                    to_agent_id: a.to_agent_id,
-                    capabilities: a.capabilities,
-                    key,
-                },
-            )
-            .map_err(core_err)
-        })
-        .await?;
+        let sub = ctx
+            .core
+            .call(move |_| {
+                core.delegate(
+                    &task,
+                    &agent,
+                    crate::orchestrator::delegation::DelegationRequest {
+                        title: a.title,
+                        objective: a.objective,
+                        to_agent_id: a.to_agent_id,
+                        capabilities: a.capabilities,
+                        key,
+                    },
+                )
+            })
+            .await
+            .map_err(core_err)?;
         Ok(ToolOutput {
             content: format!(
                 "Delegated '{}' (task {}) to agent {}. You will continue with its output when it is done.",
@@ -159,15 +153,17 @@ impl Tool for SendMessage {
                 })?,
         };
         let ctx = ctx.clone();
-        let m = blocking(move || {
-            let crew_id = ctx.crew_id.clone().or_else(|| {
-                ctx.task_id
-                    .as_deref()
-                    .and_then(|t| ctx.core.get_task(t).ok())
-                    .and_then(|t| t.crew_id)
-            });
-            ctx.core
-                .send_message_once(
+        let m = ctx
+            .core
+            .clone()
+            .call(move |_| {
+                let crew_id = ctx.crew_id.clone().or_else(|| {
+                    ctx.task_id
+                        .as_deref()
+                        .and_then(|t| ctx.core.get_task(t).ok())
+                        .and_then(|t| t.crew_id)
+                });
+                ctx.core.send_message_once(
                     NewMessage {
                         crew_id,
                         task_id: ctx.task_id.clone(),
@@ -179,9 +175,9 @@ impl Tool for SendMessage {
                     },
                     ctx.call_key.as_deref(),
                 )
-                .map_err(core_err)
-        })
-        .await?;
+            })
+            .await
+            .map_err(core_err)?;
         Ok(ToolOutput {
             content: format!("Message sent on {}.", m.channel),
             data: Some(serde_json::json!({ "message_id": m.id })),
@@ -258,24 +254,25 @@ impl Tool for Remember {
     ) -> Result<ToolOutput, ToolError> {
         let a: RememberArgs = parse_args("remember", args)?;
         let ctx = ctx.clone();
-        blocking(move || {
-            let crew_id = ctx.crew_id.clone().or_else(|| {
-                ctx.task_id
-                    .as_deref()
-                    .and_then(|t| ctx.core.get_task(t).ok())
-                    .and_then(|t| t.crew_id)
-            });
-            ctx.core
-                .remember(
+        ctx.core
+            .clone()
+            .call(move |_| {
+                let crew_id = ctx.crew_id.clone().or_else(|| {
+                    ctx.task_id
+                        .as_deref()
+                        .and_then(|t| ctx.core.get_task(t).ok())
+                        .and_then(|t| t.crew_id)
+                });
+                ctx.core.remember(
                     crew_id.as_deref(),
                     ctx.agent_id.as_deref(),
                     &a.content,
                     "remember",
                     ctx.call_key.as_deref(),
                 )
-                .map_err(core_err)
-        })
-        .await?;
+            })
+            .await
+            .map_err(core_err)?;
         Ok(ToolOutput::text("Remembered."))
     }
 }

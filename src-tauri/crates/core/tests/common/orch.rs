@@ -86,6 +86,7 @@ pub fn core_with_model(
             core.clone(),
             ensemble_core::secrets::SecretStore::file_only(dir.path()),
         )
+        .with_connector(Arc::new(ensemble_llm::HttpConnector))
         .with_policy(
             RetryPolicy {
                 max_attempts: 1,

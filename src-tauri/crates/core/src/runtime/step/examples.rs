@@ -236,19 +236,8 @@ fn example_value(schema: &Value, depth: usize) -> Value {
 mod tests {
     use super::super::*;
     use super::*;
+    use super::super::tests::tool;
     use crate::tools::ToolCategory;
-
-    fn tool(name: &str) -> ToolDef {
-        ToolDef {
-            name: name.into(),
-            description: "d".into(),
-            parameters: json!({"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]}),
-            category: ToolCategory::Code,
-            requires_approval: false,
-            idempotent: true,
-            unavailable: None,
-        }
-    }
 
     #[test]
     fn the_format_is_shown_as_a_worked_exchange_not_placeholders() {

@@ -172,16 +172,11 @@ pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
                 // The runner first, so that `--wait` fails cleanly, before
                 // queuing, when another runner works here.
                 let queued = match host.take_runner() {
-                    Ok(true) => {
-                        let c = host.core().clone();
-                        tokio::task::spawn_blocking(move || c.start_workflow(&id, input))
-                            .await
-                            .map_err(|e| CliError {
-                                message: e.to_string(),
-                                code: 1,
-                            })
-                            .and_then(|r| r.map_err(CliError::from))
-                    }
+                    Ok(true) => host
+                        .core()
+                        .call(move |c| c.start_workflow(&id, input))
+                        .await
+                        .map_err(CliError::from),
                     Ok(false) => Err(CliError::from(RunnerLock::busy())),
                     Err(e) => Err(CliError::from(e)),
                 };
@@ -189,16 +184,10 @@ pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
                     Err(e) => Err(e),
                     Ok(run) => loop {
                         tokio::time::sleep(Duration::from_millis(100)).await;
-                        let (c, id) = (host.core().clone(), run.id.clone());
-                        match tokio::task::spawn_blocking(move || c.workflow_run(&id)).await {
-                            Ok(Ok(r)) if r.status != WorkflowRunStatus::Running => break Ok(r),
-                            Ok(Err(e)) => break Err(CliError::from(e)),
-                            Err(e) => {
-                                break Err(CliError {
-                                    message: e.to_string(),
-                                    code: 1,
-                                })
-                            }
+                        let id = run.id.clone();
+                        match host.core().call(move |c| c.workflow_run(&id)).await {
+                            Ok(r) if r.status != WorkflowRunStatus::Running => break Ok(r),
+                            Err(e) => break Err(CliError::from(e)),
                             _ => {}
                         }
                         if host.orchestrator().is_none() {

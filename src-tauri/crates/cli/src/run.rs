@@ -73,9 +73,8 @@ pub fn run(core: &Arc<Core>, out: &Out, args: RunArgs) -> CliResult {
                 if c.entity != Entity::Task {
                     continue;
                 }
-                let core = reporter_core.clone();
                 let id = c.id.clone();
-                let Ok(Ok(t)) = tokio::task::spawn_blocking(move || core.get_task(&id)).await else { continue };
+                let Ok(t) = reporter_core.call(move |c| c.get_task(&id)).await else { continue };
                 if !matches!(t.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::AwaitingApproval | TaskStatus::WaitingInput) {
                     reported.remove(&t.id);
                     continue;

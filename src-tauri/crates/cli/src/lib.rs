@@ -1,6 +1,9 @@
 //! The command line. `ensemble` alone opens the window; with a subcommand it
-//! runs headless on the same data folder. Human-readable output by default,
+//! runs headless on the same data folder (over `ensemble-host`, without the
+//! window's code). Human-readable output by default,
 //! JSON with `--json`; failures exit non-zero with a one-line reason on stderr.
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod agents;
 mod approvals;
@@ -123,7 +126,10 @@ fn init_tracing(gui: bool) {
 }
 
 /// Parses the command line and runs it. Returns the exit code.
-pub fn main() -> i32 {
+/// Entry point of the `ensemble` binary: parses the arguments, opens the
+/// data folder and runs the subcommand; with none, hands the data folder to
+/// `window` (the desktop app) and returns its exit code.
+pub fn main(window: impl FnOnce(Arc<Core>) -> i32) -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -158,7 +164,7 @@ pub fn main() -> i32 {
         }
     };
     let Some(command) = cli.command else {
-        return crate::run_gui(core);
+        return window(core);
     };
     let out = Out::new(cli.json);
     let result = match command {
