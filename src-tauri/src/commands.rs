@@ -15,17 +15,6 @@ pub mod tasks;
 pub mod tools;
 pub mod workflows;
 
-use ensemble_core::CoreError;
-
-/// An id argument must name something: an empty one is a clear validation
-/// error, not a "does not exist".
-pub(crate) fn require_id(field: &str, id: &str) -> Result<(), CoreError> {
-    if id.trim().is_empty() {
-        return Err(CoreError::validation(field, "must not be empty"));
-    }
-    Ok(())
-}
-
 /// The invoke handler with every command (each must be allowed in
 /// `src-tauri/permissions/app.toml`; a test checks).
 pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static

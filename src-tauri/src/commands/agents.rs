@@ -1,10 +1,9 @@
 //! Agent commands.
 
-use ensemble_core::agents::{Agent, AgentFilter, AgentInput, AgentStatus};
+use ensemble_core::agents::{Agent, AgentFilter, AgentInput};
 use ensemble_core::{Page, Paging};
 use tauri::State;
 
-use super::require_id;
 use crate::error::CmdResult;
 use crate::state::AppState;
 
@@ -54,31 +53,8 @@ pub async fn agents_resume(state: State<'_, AppState>, id: String) -> CmdResult<
     set_paused(&state, id, false).await
 }
 
-/// Through the orchestrator when this app runs it (it re-reads its agents and
-/// looks at the queue again); otherwise the status is written to the store,
-/// where the runner that owns the queue reads it.
+/// Pauses or resumes an agent through the host (its orchestrator when this
+/// process runs the queue, else the store).
 async fn set_paused(state: &AppState, id: String, paused: bool) -> CmdResult<Agent> {
-    require_id("id", &id)?;
-    let orch = state.orchestrator();
-    state
-        .call(move |core| {
-            let agent = core.get_agent(&id)?;
-            // Resuming an agent that is not paused (busy, idle) changes nothing.
-            if (agent.status == AgentStatus::Paused) == paused {
-                return Ok(agent);
-            }
-            match orch {
-                Some(o) => o.set_agent_paused(&id, paused)?,
-                None => core.set_agent_status(
-                    &id,
-                    if paused {
-                        AgentStatus::Paused
-                    } else {
-                        AgentStatus::Idle
-                    },
-                )?,
-            }
-            core.get_agent(&id)
-        })
-        .await
+    Ok(state.host().set_agent_paused(&id, paused).await?)
 }

@@ -10,7 +10,6 @@ use ensemble_core::messages::Message;
 use ensemble_core::{Page, Paging};
 use tauri::State;
 
-use super::require_id;
 use crate::error::CmdResult;
 use crate::state::AppState;
 
@@ -89,7 +88,6 @@ pub async fn crews_export(
     id: String,
     format: Option<ExportFormat>,
 ) -> CmdResult<String> {
-    require_id("id", &id)?;
     state
         .call(move |core| core.export_crew(&id, format.unwrap_or(ExportFormat::Json)))
         .await
@@ -108,7 +106,6 @@ pub async fn crews_run_start(
     crew_id: String,
     input: Option<String>,
 ) -> CmdResult<CrewRun> {
-    require_id("crew_id", &crew_id)?;
     Ok(state
         .crews()
         .start(&crew_id, input.as_deref().unwrap_or(""))
@@ -117,14 +114,12 @@ pub async fn crews_run_start(
 
 #[tauri::command]
 pub async fn crews_run_get(state: State<'_, AppState>, id: String) -> CmdResult<CrewRun> {
-    require_id("id", &id)?;
     state.call(move |core| core.get_crew_run(&id)).await
 }
 
 /// Asks a run to stop (whichever process drives it).
 #[tauri::command]
 pub async fn crews_run_stop(state: State<'_, AppState>, id: String) -> CmdResult<CrewRun> {
-    require_id("id", &id)?;
     Ok(state.crews().stop(&id).await?)
 }
 
@@ -147,7 +142,6 @@ pub async fn crews_run_messages(
     id: String,
     paging: Option<Paging>,
 ) -> CmdResult<Page<Message>> {
-    require_id("id", &id)?;
     state
         .call(move |core| core.crew_run_messages(&id, paging.unwrap_or_default()))
         .await

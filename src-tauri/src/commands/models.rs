@@ -10,7 +10,6 @@ use tauri::ipc::Channel;
 use tauri::State;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::require_id;
 use crate::error::CmdResult;
 use crate::state::AppState;
 
@@ -27,8 +26,6 @@ pub async fn models_probe(
     provider: String,
     model: String,
 ) -> CmdResult<ModelProfile> {
-    require_id("provider", &provider)?;
-    require_id("model", &model)?;
     Ok(state
         .hub()
         .probe_model(Some(&provider), Some(&model), CancellationToken::new())
@@ -47,7 +44,6 @@ pub async fn model_files_list(state: State<'_, AppState>) -> CmdResult<Vec<Model
 /// Adds a GGUF file the user has elsewhere, once the engine has checked it.
 #[tauri::command]
 pub async fn model_files_add(state: State<'_, AppState>, path: String) -> CmdResult<ModelFile> {
-    require_id("path", &path)?;
     Ok(state
         .services()
         .add_model_file(std::path::Path::new(path.trim()))

@@ -36,10 +36,7 @@ pub async fn providers_create(
     state: State<'_, AppState>,
     input: ProviderInput,
 ) -> CmdResult<ProviderConfig> {
-    let hub = state.hub().clone();
-    let cfg = state.call(move |core| core.create_provider(input)).await?;
-    hub.refresh_default();
-    Ok(cfg)
+    state.call(move |core| core.create_provider(input)).await
 }
 
 #[tauri::command]
@@ -48,12 +45,9 @@ pub async fn providers_update(
     name: String,
     input: ProviderInput,
 ) -> CmdResult<ProviderConfig> {
-    let hub = state.hub().clone();
-    let cfg = state
+    state
         .call(move |core| core.update_provider(&name, input))
-        .await?;
-    hub.refresh_default();
-    Ok(cfg)
+        .await
 }
 
 /// Stores an API key in the OS keyring (or a private file); never in the database.

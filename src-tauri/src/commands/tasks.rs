@@ -5,7 +5,6 @@ use ensemble_core::tasks::{BoardColumn, NewTask, Task, TaskFilter, TaskPatch, Ta
 use ensemble_core::{Page, Paging};
 use tauri::State;
 
-use super::require_id;
 use crate::error::CmdResult;
 use crate::state::AppState;
 
@@ -80,14 +79,12 @@ pub async fn tasks_subtasks(state: State<'_, AppState>, id: String) -> CmdResult
 /// journaled tool calls.
 #[tauri::command]
 pub async fn tasks_runs(state: State<'_, AppState>, id: String) -> CmdResult<Vec<RunTrace>> {
-    require_id("id", &id)?;
     state.call(move |core| core.task_runs(&id)).await
 }
 
 /// Puts a failed task back in the queue ([`ensemble_core::Core::retry_task`]).
 #[tauri::command]
 pub async fn tasks_retry(state: State<'_, AppState>, id: String) -> CmdResult<Task> {
-    require_id("id", &id)?;
     let task = state.call(move |core| core.retry_task(&id)).await?;
     if let Some(orch) = state.orchestrator() {
         orch.nudge();

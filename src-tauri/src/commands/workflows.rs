@@ -3,15 +3,11 @@
 
 use ensemble_core::orchestrator::workflow::WorkflowRun;
 use ensemble_core::workflows::{Workflow, WorkflowInput};
-use ensemble_core::{CoreError, Page, Paging};
+use ensemble_core::{Page, Paging};
 use tauri::State;
 
-use super::require_id;
 use crate::error::CmdResult;
 use crate::state::AppState;
-
-/// The largest run input accepted (as JSON text): it is copied into prompts.
-const MAX_INPUT: usize = 64 * 1024;
 
 #[tauri::command]
 pub async fn workflows_list(
@@ -28,7 +24,6 @@ pub async fn workflows_list(
 
 #[tauri::command]
 pub async fn workflows_get(state: State<'_, AppState>, id: String) -> CmdResult<Workflow> {
-    require_id("id", &id)?;
     state.call(move |core| core.get_workflow(&id)).await
 }
 
@@ -48,17 +43,7 @@ pub async fn workflows_run(
     id: String,
     input: Option<serde_json::Value>,
 ) -> CmdResult<WorkflowRun> {
-    require_id("id", &id)?;
     let input = input.unwrap_or(serde_json::Value::Null);
-    let len = input.to_string().len();
-    if len > MAX_INPUT {
-        return Err(CoreError::TooLarge {
-            field: "input".into(),
-            len,
-            max: MAX_INPUT,
-        }
-        .into());
-    }
     state
         .call(move |core| core.start_workflow(&id, input))
         .await
@@ -70,7 +55,6 @@ pub async fn workflows_runs(
     state: State<'_, AppState>,
     workflow_id: String,
 ) -> CmdResult<Vec<WorkflowRun>> {
-    require_id("workflowId", &workflow_id)?;
     state
         .call(move |core| {
             core.get_workflow(&workflow_id)?;
@@ -85,6 +69,5 @@ pub async fn workflows_run_status(
     state: State<'_, AppState>,
     run_id: String,
 ) -> CmdResult<WorkflowRun> {
-    require_id("runId", &run_id)?;
     state.call(move |core| core.workflow_run(&run_id)).await
 }

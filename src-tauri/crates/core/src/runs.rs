@@ -481,6 +481,7 @@ pub fn run_decisions(conn: &Connection, run_id: &str) -> Result<Vec<Decision>> {
 impl Core {
     /// Every run of a task with its steps, decisions and tool calls, newest first.
     pub fn task_runs(&self, task_id: &str) -> Result<Vec<RunTrace>> {
+        crate::validate::id("id", task_id)?;
         self.store().read_tx(|c| {
             crate::tasks::load_task(c, task_id)?;
             let runs = query_all(

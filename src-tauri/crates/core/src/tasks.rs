@@ -264,6 +264,7 @@ impl Core {
     /// workflow step reopens its run: the step runs again and the steps
     /// skipped because of its failure wait for it once more.
     pub fn retry_task(&self, id: &str) -> Result<Task> {
+        validate::id("id", id)?;
         self.write(|tx| {
             let t = load_task(tx, id)?;
             if t.status != TaskStatus::Failed {

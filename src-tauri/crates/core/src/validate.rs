@@ -36,6 +36,20 @@ pub fn name_or_empty(field: &str, value: &str) -> Result<String> {
     name(field, value)
 }
 
+/// The longest id a caller may give (ids are UUIDs, names or paths).
+pub const MAX_ID: usize = 4_096;
+
+/// An id a caller gives an operation (over IPC or the CLI alike): refused
+/// when empty or blank (a validation error naming `field`, not "not found")
+/// or longer than [`MAX_ID`].
+pub fn id<'a>(field: &str, value: &'a str) -> Result<&'a str> {
+    if value.trim().is_empty() {
+        return Err(CoreError::validation(field, "must not be empty"));
+    }
+    max_len(field, value, MAX_ID)?;
+    Ok(value)
+}
+
 pub fn max_len(field: &str, value: &str, max: usize) -> Result<()> {
     let len = value.chars().count();
     if len > max {

@@ -379,6 +379,7 @@ impl Core {
     }
 
     pub fn get_workflow(&self, id: &str) -> Result<Workflow> {
+        crate::validate::id("id", id)?;
         self.read(|c| load_workflow(c, id))
     }
 

@@ -18,11 +18,15 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use ensemble_core::agents::{Agent, AgentStatus};
 use ensemble_core::orchestrator::{Orchestrator, RunnerLock};
+use ensemble_core::tasks::{TaskFilter, TaskStatus};
 use ensemble_core::{Core, CoreError, Result};
+use serde::Serialize;
 use tokio::runtime::Handle;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use ts_rs::TS;
 
 pub use services::Services;
 
@@ -36,7 +40,9 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 const IDLE_SETTLE: Duration = Duration::from_millis(300);
 
 /// Who runs the task queue for this data folder, as this process sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(rename = "Runner")]
 pub enum RunnerMode {
     /// This process runs the orchestrator.
     Here,
@@ -44,6 +50,44 @@ pub enum RunnerMode {
     OtherProcess,
     /// Nobody here runs it: not started, failed, or shut down.
     Stopped,
+}
+
+/// The task runner's status as the window shows it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct OrchestratorStatus {
+    pub runner: RunnerMode,
+    /// Pause all (Settings or the tray): no new task starts while set.
+    pub paused: bool,
+    /// Tasks running now (counted by this runner, or from the store when
+    /// another process runs them).
+    pub running: u32,
+    pub max_concurrent: u32,
+    /// One sentence for the UI.
+    pub message: String,
+}
+
+/// How the status names a runner in another process.
+pub const OTHER_RUNNER: &str = "Another runner (ensemble run) is working on this data folder";
+
+/// The sentence of [`OrchestratorStatus::message`].
+fn status_message(runner: RunnerMode, paused: bool, running: u32, why: Option<&str>) -> String {
+    let tasks = match running {
+        1 => "1 task".to_string(),
+        n => format!("{n} tasks"),
+    };
+    match (runner, paused) {
+        (RunnerMode::Here, false) => format!("Working: {tasks} running"),
+        (RunnerMode::Here, true) if running > 0 => {
+            format!("Paused: {tasks} finishing, no new task starts until you resume")
+        }
+        (RunnerMode::Here, true) => "Paused: no new task starts until you resume".into(),
+        (RunnerMode::OtherProcess, false) => format!("{OTHER_RUNNER} ({tasks} running)"),
+        (RunnerMode::OtherProcess, true) => format!("{OTHER_RUNNER} (paused)"),
+        (RunnerMode::Stopped, _) => format!(
+            "Tasks are not being run: {}",
+            why.unwrap_or("the task runner is not running")
+        ),
+    }
 }
 
 enum Runner {
@@ -197,6 +241,61 @@ impl Host {
         }
     }
 
+    /// Who runs the queue, whether work is paused, how many tasks run now,
+    /// said in one sentence.
+    pub async fn status(&self) -> Result<OrchestratorStatus> {
+        let (runner, why) = self.runner_mode();
+        let settings = self.core().call(|c| c.settings()).await?;
+        let running = match self.orchestrator() {
+            Some(o) => o.running_count() as u32,
+            None => {
+                let filter = TaskFilter {
+                    statuses: Some(vec![TaskStatus::Planning, TaskStatus::Running]),
+                    ..Default::default()
+                };
+                let columns = self.core().call(move |c| c.task_board(&filter, 1)).await?;
+                columns.iter().map(|c| c.total as u32).sum()
+            }
+        };
+        Ok(OrchestratorStatus {
+            runner,
+            paused: settings.paused,
+            running,
+            max_concurrent: settings.max_concurrent_tasks,
+            message: status_message(runner, settings.paused, running, why.as_deref()),
+        })
+    }
+
+    /// Pauses or resumes an agent: through the orchestrator when this
+    /// process runs the queue (it re-reads its agents and looks at the queue
+    /// again), otherwise in the store, where the runner that owns the queue
+    /// reads it. Resuming an agent that is not paused changes nothing.
+    pub async fn set_agent_paused(&self, id: &str, paused: bool) -> Result<Agent> {
+        ensemble_core::validate::id("id", id)?;
+        let orch = self.orchestrator();
+        let id = id.to_string();
+        self.core()
+            .call(move |core| {
+                let agent = core.get_agent(&id)?;
+                if (agent.status == AgentStatus::Paused) == paused {
+                    return Ok(agent);
+                }
+                match orch {
+                    Some(o) => o.set_agent_paused(&id, paused)?,
+                    None => core.set_agent_status(
+                        &id,
+                        if paused {
+                            AgentStatus::Paused
+                        } else {
+                            AgentStatus::Idle
+                        },
+                    )?,
+                }
+                core.get_agent(&id)
+            })
+            .await
+    }
+
     /// Asks the orchestrator to stop taking work and drain; returns at once.
     pub fn stop_runner(&self) {
         if let Runner::Here { orch, .. } = &*guard(&self.runner) {
@@ -292,5 +391,31 @@ impl Host {
                 tracing::warn!("the shutdown did not finish");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_says_who_runs_the_queue() {
+        assert_eq!(
+            status_message(RunnerMode::Here, false, 2, None),
+            "Working: 2 tasks running"
+        );
+        assert_eq!(
+            status_message(RunnerMode::Here, true, 0, None),
+            "Paused: no new task starts until you resume"
+        );
+        assert_eq!(
+            status_message(RunnerMode::Here, true, 1, None),
+            "Paused: 1 task finishing, no new task starts until you resume"
+        );
+        assert!(status_message(RunnerMode::OtherProcess, false, 1, None).starts_with(OTHER_RUNNER));
+        assert_eq!(
+            status_message(RunnerMode::Stopped, false, 0, Some("disk full")),
+            "Tasks are not being run: disk full"
+        );
     }
 }

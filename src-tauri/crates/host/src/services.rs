@@ -124,6 +124,7 @@ impl Services {
         &self,
         path: &std::path::Path,
     ) -> ensemble_core::Result<ensemble_core::model_files::ModelFile> {
+        ensemble_core::validate::id("path", &path.to_string_lossy())?;
         let facts = self.embedded.inspect(path).await?;
         tracing::info!(path = %path.display(), architecture = %facts.architecture, "adding a model file");
         let dir = ensemble_core::paths::models_dir(self.core.data_dir());

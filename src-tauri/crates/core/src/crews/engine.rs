@@ -119,6 +119,7 @@ impl CrewEngine {
     /// Validates the crew for its process, records a new run and starts it
     /// in the background. Returns the run as recorded (status `planning`).
     pub async fn start(self: &Arc<Self>, crew_id: &str, input: &str) -> Result<CrewRun> {
+        crate::validate::id("crew_id", crew_id)?;
         let (crew_id, input) = (crew_id.to_string(), input.to_string());
         let (crew, agents, run) = self
             .core
@@ -199,6 +200,7 @@ impl CrewEngine {
     /// Asks a run to stop (recorded, so it works for a run another process
     /// drives), and stops it at once when this process drives it.
     pub async fn stop(&self, run_id: &str) -> Result<CrewRun> {
+        crate::validate::id("id", run_id)?;
         let id = run_id.to_string();
         let run = self
             .core

@@ -391,6 +391,7 @@ impl Core {
 
     /// The crew as JSON or YAML text.
     pub fn export_crew(&self, crew_id: &str, format: ExportFormat) -> Result<String> {
+        crate::validate::id("id", crew_id)?;
         let doc = self.export_crew_document(crew_id)?;
         match format {
             ExportFormat::Json => serde_json::to_string_pretty(&doc)

@@ -401,6 +401,7 @@ fn process_alive(pid: i64) -> bool {
 
 impl Core {
     pub fn get_crew_run(&self, id: &str) -> Result<CrewRun> {
+        crate::validate::id("id", id)?;
         self.read(|c| load_run(c, id))
     }
 
@@ -429,6 +430,7 @@ impl Core {
 
     /// The run's timeline: every message of the run, oldest first.
     pub fn crew_run_messages(&self, run_id: &str, paging: Paging) -> Result<Page<Message>> {
+        crate::validate::id("id", run_id)?;
         self.get_crew_run(run_id)?;
         self.list_messages(
             &MessageFilter {

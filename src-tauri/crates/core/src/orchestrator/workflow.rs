@@ -23,6 +23,9 @@ use crate::workflows::{
 };
 use crate::{new_id, text_enum, Core, Id};
 
+/// The largest input a workflow run takes (JSON text), from any caller.
+pub const MAX_RUN_INPUT: usize = 64 * 1024;
+
 text_enum! {
     pub enum StepStatus ("workflow step status") {
         Pending = "pending",
@@ -449,6 +452,15 @@ impl Core {
         workflow_id: &str,
         input: serde_json::Value,
     ) -> Result<WorkflowRun> {
+        crate::validate::id("id", workflow_id)?;
+        let len = input.to_string().len();
+        if len > MAX_RUN_INPUT {
+            return Err(CoreError::TooLarge {
+                field: "input".into(),
+                len,
+                max: MAX_RUN_INPUT,
+            });
+        }
         self.write(|tx| {
             let wf = load_workflow(tx, workflow_id)?;
             if wf.is_template {
@@ -477,11 +489,13 @@ impl Core {
     }
 
     pub fn workflow_run(&self, id: &str) -> Result<WorkflowRun> {
+        crate::validate::id("run_id", id)?;
         self.read(|c| load_run(c, id))
     }
 
     /// Runs of a workflow, newest first.
     pub fn workflow_runs(&self, workflow_id: &str) -> Result<Vec<WorkflowRun>> {
+        crate::validate::id("workflow_id", workflow_id)?;
         self.read(|c| {
             let ids: Vec<String> = query_all(
                 c,

@@ -75,7 +75,8 @@ pub struct ProviderHub {
     policy: RetryPolicy,
     breaker_config: BreakerConfig,
     stall: Duration,
-    auto: Mutex<Option<(Instant, DefaultChoice)>>,
+    /// The automatic default, when it was chosen and from which configs.
+    auto: Mutex<Option<(Instant, Vec<ProviderConfig>, DefaultChoice)>>,
     /// (provider, model) pairs being probed now, so one is not probed twice at once.
     probing: Mutex<HashSet<(String, String)>>,
     /// Probes started for a model met for the first time; aborted with the hub.
@@ -286,12 +287,15 @@ impl ProviderHub {
                 reason: "chosen in Settings".into(),
             });
         }
-        if let Some((at, choice)) = lock(&self.auto).clone() {
-            if at.elapsed() < AUTO_TTL {
+        // The automatic choice holds while the configs it was made from do
+        // (a provider added, edited or removed, here or by another process,
+        // makes a new one) and for at most `AUTO_TTL`.
+        let configs = self.core.list_providers()?;
+        if let Some((at, from, choice)) = lock(&self.auto).clone() {
+            if at.elapsed() < AUTO_TTL && from == configs {
                 return Ok(choice);
             }
         }
-        let configs = self.core.list_providers()?;
         let mut why_not_ollama = String::from("no Ollama provider is configured");
         if let Some(cfg) = configs
             .iter()
@@ -304,7 +308,7 @@ impl ProviderHub {
                         provider: cfg.name.clone(),
                         reason: format!("Ollama answered at {}", cfg.base_url),
                     };
-                    *lock(&self.auto) = Some((Instant::now(), choice.clone()));
+                    *lock(&self.auto) = Some((Instant::now(), configs.clone(), choice.clone()));
                     return Ok(choice);
                 }
                 Err(e) => {
@@ -324,11 +328,13 @@ impl ProviderHub {
             provider: embedded.name.clone(),
             reason: format!("{why_not_ollama}; using the embedded model"),
         };
-        *lock(&self.auto) = Some((Instant::now(), choice.clone()));
+        *lock(&self.auto) = Some((Instant::now(), configs.clone(), choice.clone()));
         Ok(choice)
     }
 
-    /// Forgets the automatic choice (e.g. after Ollama was started).
+    /// Forgets the automatic choice (e.g. after Ollama was started: the
+    /// configs are the same, the answer may not be). A changed config needs
+    /// no call: the choice is remade when the configs differ.
     pub fn refresh_default(&self) {
         *lock(&self.auto) = None;
     }
@@ -429,6 +435,12 @@ impl ProviderHub {
         model: Option<&str>,
         cancel: CancellationToken,
     ) -> Result<ModelProfile> {
+        if let Some(p) = provider {
+            crate::validate::id("provider", p)?;
+        }
+        if let Some(m) = model {
+            crate::validate::id("model", m)?;
+        }
         let resolved = self.resolve(provider, model).await?;
         let key = (resolved.provider_name.clone(), resolved.model.clone());
         if !lock(&self.probing).insert(key.clone()) {

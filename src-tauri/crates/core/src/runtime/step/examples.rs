@@ -234,10 +234,9 @@ fn example_value(schema: &Value, depth: usize) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::tool;
     use super::super::*;
     use super::*;
-    use super::super::tests::tool;
-    use crate::tools::ToolCategory;
 
     #[test]
     fn the_format_is_shown_as_a_worked_exchange_not_placeholders() {
