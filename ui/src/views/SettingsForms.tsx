@@ -6,6 +6,7 @@
 import { useEffect, useId, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from "react";
 import { api, ApiError, toApiError } from "../api";
 import type { AppInfo } from "../bindings/AppInfo";
+import { SETTINGS_LIMITS } from "../bindings/limits";
 import type { Autonomy } from "../bindings/Autonomy";
 import type { Settings } from "../bindings/Settings";
 import type { SettingsPatch } from "../bindings/SettingsPatch";
@@ -15,10 +16,8 @@ import "./settings.css";
 
 // ------------------------------------------------------------ validation
 
-export const LIMITS = {
-  max_concurrent_tasks: { min: 1, max: 256 },
-  approval_expiry_hours: { min: 1, max: 24 * 365 },
-} as const;
+/** The settings' bounds, generated from the Rust rules (ui/src/bindings/limits.ts). */
+export const LIMITS = SETTINGS_LIMITS;
 
 /** A whole number within bounds, or why not. */
 export function wholeNumberError(text: string, min: number, max: number): string | null {
@@ -39,7 +38,8 @@ export function hostError(entry: string, existing: string[]): string | null {
   if (/\s/.test(v)) return "A host has no spaces.";
   if (v.length > 255) return "That host is too long.";
   const port = /^(?:\[[^\]]+\]|[^:]+):(\d*)$/.exec(v);
-  if (port && (port[1] === "" || Number(port[1]) < 1 || Number(port[1]) > 65535)) return "The port must be a number from 1 to 65535.";
+  const { min, max } = LIMITS.port;
+  if (port && (port[1] === "" || Number(port[1]) < min || Number(port[1]) > max)) return `The port must be a number from ${min} to ${max}.`;
   if (existing.includes(v)) return `${v} is already in the list.`;
   return null;
 }

@@ -218,6 +218,52 @@ pub(crate) fn read_settings(conn: &rusqlite::Connection) -> Result<Settings> {
     }
 }
 
+/// A closed range of whole numbers a setting accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+pub struct Bounds {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// The bounds the settings accept. The window's forms check with the same
+/// numbers as the user types: they are generated into
+/// `ui/src/bindings/limits.ts` (core/tests/bindings.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+pub struct SettingsLimits {
+    pub max_concurrent_tasks: Bounds,
+    pub approval_expiry_hours: Bounds,
+    /// The port of a `host:port` entry of the web_fetch allow-list.
+    pub port: Bounds,
+}
+
+pub const LIMITS: SettingsLimits = SettingsLimits {
+    max_concurrent_tasks: Bounds { min: 1, max: 256 },
+    approval_expiry_hours: Bounds {
+        min: 1,
+        max: 24 * 365,
+    },
+    port: Bounds { min: 1, max: 65535 },
+};
+
+/// The digits after the colon of a `host:port` entry (`[v6]:port` too);
+/// none when the entry has no port part or is not of that form.
+fn port_part(v: &str) -> Option<&str> {
+    let port = if let Some(rest) = v.strip_prefix('[') {
+        let end = rest.find(']')?;
+        if end == 0 {
+            return None;
+        }
+        rest[end + 1..].strip_prefix(':')?
+    } else {
+        let (host, port) = v.split_once(':')?;
+        if host.is_empty() || port.contains(':') {
+            return None;
+        }
+        port
+    };
+    port.chars().all(|c| c.is_ascii_digit()).then_some(port)
+}
+
 fn host_entry(raw: &str) -> Result<String> {
     let v = raw.trim().to_lowercase();
     if v.is_empty() || v.contains('/') || v.contains(char::is_whitespace) || v.chars().count() > 255
@@ -226,6 +272,15 @@ fn host_entry(raw: &str) -> Result<String> {
             "web_fetch_allow_list",
             format!("'{raw}' is not a host or host:port (no scheme, no path)"),
         ));
+    }
+    if let Some(port) = port_part(&v) {
+        let Bounds { min, max } = LIMITS.port;
+        if !port.parse::<u32>().is_ok_and(|p| (min..=max).contains(&p)) {
+            return Err(CoreError::validation(
+                "web_fetch_allow_list",
+                format!("'{raw}': the port must be a number from {min} to {max}"),
+            ));
+        }
     }
     Ok(v)
 }
@@ -252,10 +307,12 @@ pub(crate) fn apply_patch(
     patch: SettingsPatch,
 ) -> Result<Settings> {
     if let Some(v) = patch.max_concurrent_tasks {
-        s.max_concurrent_tasks = validate::range_u32("max_concurrent_tasks", v, 1, 256)?;
+        let Bounds { min, max } = LIMITS.max_concurrent_tasks;
+        s.max_concurrent_tasks = validate::range_u32("max_concurrent_tasks", v, min, max)?;
     }
     if let Some(v) = patch.approval_expiry_hours {
-        s.approval_expiry_hours = validate::range_u32("approval_expiry_hours", v, 1, 24 * 365)?;
+        let Bounds { min, max } = LIMITS.approval_expiry_hours;
+        s.approval_expiry_hours = validate::range_u32("approval_expiry_hours", v, min, max)?;
     }
     if let Some(v) = patch.default_autonomy {
         s.default_autonomy = v;

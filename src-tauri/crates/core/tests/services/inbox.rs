@@ -188,6 +188,33 @@ fn settings_are_validated_and_persist() {
         .code(),
         "VALIDATION"
     );
+    // A port out of range, as the Settings form says (same bounds).
+    for bad in [
+        "localhost:0",
+        "localhost:65536",
+        "localhost:",
+        "[::1]:99999",
+    ] {
+        let e = c
+            .update_settings(SettingsPatch {
+                web_fetch_allow_list: Some(vec![bad.into()]),
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(e.code(), "VALIDATION", "{bad}");
+        assert!(
+            e.to_string()
+                .contains("the port must be a number from 1 to 65535"),
+            "{bad}: {e}"
+        );
+    }
+    let ok = c
+        .update_settings(SettingsPatch {
+            web_fetch_allow_list: Some(vec!["[::1]:8080".into(), "10.0.0.2:65535".into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ok.web_fetch_allow_list, ["[::1]:8080", "10.0.0.2:65535"]);
     assert_eq!(
         c.update_settings(SettingsPatch {
             default_provider: Some("nope".into()),
