@@ -158,6 +158,54 @@ pub trait Tool: Send + Sync {
     ) -> Result<ToolOutput, ToolError>;
 }
 
+/// A tool whose arguments are a Rust type. Its definition is assembled
+/// here (the parameters' schema comes from the type, via schemars) and its
+/// arguments are parsed into the type before [`TypedTool::call`] runs, so a
+/// tool writes neither a `ToolDef` literal nor its argument parsing.
+#[async_trait]
+pub trait TypedTool: Send + Sync {
+    type Args: serde::de::DeserializeOwned + schemars::JsonSchema + Send;
+    const NAME: &'static str;
+    const CATEGORY: ToolCategory;
+    /// Consequential: under copilot autonomy it waits for a human's approval.
+    const REQUIRES_APPROVAL: bool = false;
+    /// Safe to repeat: an interrupted call is simply run again.
+    const IDEMPOTENT: bool = true;
+
+    fn description(&self) -> String;
+
+    /// Why the tool cannot run here, if it cannot.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
+
+    async fn call(&self, args: Self::Args, ctx: &ToolContext) -> Result<ToolOutput, ToolError>;
+}
+
+#[async_trait]
+impl<T: TypedTool> Tool for T {
+    fn def(&self) -> ToolDef {
+        ToolDef {
+            name: T::NAME.into(),
+            description: self.description(),
+            parameters: schema_of::<T::Args>(),
+            category: T::CATEGORY,
+            requires_approval: T::REQUIRES_APPROVAL,
+            idempotent: T::IDEMPOTENT,
+            unavailable: self.unavailable(),
+        }
+    }
+
+    async fn run(
+        &self,
+        args: serde_json::Value,
+        ctx: &ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let args = parse_args(T::NAME, args)?;
+        self.call(args, ctx).await
+    }
+}
+
 /// The JSON schema of an argument type, inlined (no `$ref`s, which small
 /// models and some providers do not follow).
 pub fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
@@ -338,24 +386,16 @@ mod tests {
     struct Weather;
 
     #[async_trait]
-    impl Tool for Weather {
-        fn def(&self) -> ToolDef {
-            ToolDef {
-                name: "weather".into(),
-                description: "Weather".into(),
-                parameters: schema_of::<Args>(),
-                category: ToolCategory::Web,
-                requires_approval: false,
-                idempotent: true,
-                unavailable: None,
-            }
+    impl TypedTool for Weather {
+        type Args = Args;
+        const NAME: &'static str = "weather";
+        const CATEGORY: ToolCategory = ToolCategory::Web;
+
+        fn description(&self) -> String {
+            "Weather".into()
         }
-        async fn run(
-            &self,
-            args: serde_json::Value,
-            _ctx: &ToolContext,
-        ) -> Result<ToolOutput, ToolError> {
-            let a: Args = parse_args("weather", args)?;
+
+        async fn call(&self, a: Args, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
             Ok(ToolOutput::text(format!("sunny in {}", a.city)))
         }
     }

@@ -23,9 +23,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::{
-    parse_args, schema_of, Tool, ToolCategory, ToolContext, ToolDef, ToolError, ToolOutput,
-};
+use super::{Tool, ToolCategory, ToolContext, ToolError, ToolOutput, TypedTool};
 
 /// Memory for the program's data (heap, stacks, private mappings).
 pub const MEMORY_LIMIT_BYTES: u64 = 128 * 1024 * 1024;
@@ -46,7 +44,7 @@ pub enum Language {
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct CodeArgs {
+pub struct CodeArgs {
     /// `python` (Python 3) or `javascript` (Node.js).
     language: Language,
     /// The program. Print the result to standard output.
@@ -179,37 +177,36 @@ struct Finished {
 }
 
 #[async_trait]
-impl Tool for CodeRun {
-    fn def(&self) -> ToolDef {
-        let (unavailable, note) = match &self.isolation {
-            Isolation::Sandbox { .. } => (None, "in a sandbox without network"),
+impl TypedTool for CodeRun {
+    type Args = CodeArgs;
+    const NAME: &'static str = "code_run";
+    const CATEGORY: ToolCategory = ToolCategory::Code;
+    // Running code is a consequential action even in a sandbox: in copilot
+    // a human sees the program first.
+    const REQUIRES_APPROVAL: bool = true;
+
+    fn description(&self) -> String {
+        let note = match &self.isolation {
+            Isolation::Sandbox { .. } => "in a sandbox without network",
             Isolation::UnsandboxedWithApproval { .. } => {
-                (None, "WITHOUT a sandbox (every run needs approval)")
+                "WITHOUT a sandbox (every run needs approval)"
             }
-            Isolation::Unavailable { reason } => (Some(reason.clone()), "in a sandbox"),
+            Isolation::Unavailable { .. } => "in a sandbox",
         };
-        ToolDef {
-            name: "code_run".into(),
-            description: format!(
-                "Run a short Python 3 or JavaScript (Node.js) program {note} and return what it prints. \
-                 Limits: 128 MB memory, 30 s, 16 KB of output per stream; files only in the working folder."
-            ),
-            parameters: schema_of::<CodeArgs>(),
-            category: ToolCategory::Code,
-            // Running code is a consequential action even in a sandbox: in
-            // copilot a human sees the program first.
-            requires_approval: true,
-            idempotent: true,
-            unavailable,
+        format!(
+            "Run a short Python 3 or JavaScript (Node.js) program {note} and return what it prints. \
+             Limits: 128 MB memory, 30 s, 16 KB of output per stream; files only in the working folder."
+        )
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        match &self.isolation {
+            Isolation::Unavailable { reason } => Some(reason.clone()),
+            _ => None,
         }
     }
 
-    async fn run(
-        &self,
-        args: serde_json::Value,
-        ctx: &ToolContext,
-    ) -> Result<ToolOutput, ToolError> {
-        let a: CodeArgs = parse_args("code_run", args)?;
+    async fn call(&self, a: CodeArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         if a.code.trim().is_empty() {
             return Err(ToolError::InvalidArguments {
                 tool: "code_run".into(),

@@ -12,9 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{
-    parse_args, schema_of, Tool, ToolCategory, ToolContext, ToolDef, ToolError, ToolOutput,
-};
+use super::{Tool, ToolCategory, ToolContext, ToolError, ToolOutput, TypedTool};
 use crate::messages::{MessageKind, NewMessage};
 use crate::CoreError;
 
@@ -38,7 +36,7 @@ fn core_err(e: CoreError) -> ToolError {
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct DelegateArgs {
+pub struct DelegateArgs {
     /// Short title of the subtask.
     title: String,
     /// What the subtask must achieve.
@@ -54,25 +52,16 @@ struct DelegateArgs {
 struct Delegate;
 
 #[async_trait]
-impl Tool for Delegate {
-    fn def(&self) -> ToolDef {
-        ToolDef {
-            name: "delegate_task".into(),
-            description: "Give a subtask to a teammate you may delegate to; you continue when it is done, with its output.".into(),
-            parameters: schema_of::<DelegateArgs>(),
-            category: ToolCategory::Collaboration,
-            requires_approval: false,
-            idempotent: true,
-            unavailable: None,
-        }
+impl TypedTool for Delegate {
+    type Args = DelegateArgs;
+    const NAME: &'static str = "delegate_task";
+    const CATEGORY: ToolCategory = ToolCategory::Collaboration;
+
+    fn description(&self) -> String {
+        "Give a subtask to a teammate you may delegate to; you continue when it is done, with its output.".to_string()
     }
 
-    async fn run(
-        &self,
-        args: serde_json::Value,
-        ctx: &ToolContext,
-    ) -> Result<ToolOutput, ToolError> {
-        let a: DelegateArgs = parse_args("delegate_task", args)?;
+    async fn call(&self, a: DelegateArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let (Some(task), Some(agent)) = (ctx.task_id.clone(), ctx.agent_id.clone()) else {
             return Err(ToolError::Refused(
                 "delegate_task needs a task and an agent".into(),
@@ -110,7 +99,7 @@ impl Tool for Delegate {
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct SendArgs {
+pub struct SendArgs {
     /// The message.
     content: String,
     /// Recipient agent id; omit to post to the whole team.
@@ -124,25 +113,16 @@ struct SendArgs {
 struct SendMessage;
 
 #[async_trait]
-impl Tool for SendMessage {
-    fn def(&self) -> ToolDef {
-        ToolDef {
-            name: "send_message".into(),
-            description: "Send a message to a teammate or to the whole team.".into(),
-            parameters: schema_of::<SendArgs>(),
-            category: ToolCategory::Collaboration,
-            requires_approval: false,
-            idempotent: true,
-            unavailable: None,
-        }
+impl TypedTool for SendMessage {
+    type Args = SendArgs;
+    const NAME: &'static str = "send_message";
+    const CATEGORY: ToolCategory = ToolCategory::Collaboration;
+
+    fn description(&self) -> String {
+        "Send a message to a teammate or to the whole team.".to_string()
     }
 
-    async fn run(
-        &self,
-        args: serde_json::Value,
-        ctx: &ToolContext,
-    ) -> Result<ToolOutput, ToolError> {
-        let a: SendArgs = parse_args("send_message", args)?;
+    async fn call(&self, a: SendArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let kind = match a.kind.as_deref() {
             None => MessageKind::Request,
             Some(k) => k
@@ -186,7 +166,7 @@ impl Tool for SendMessage {
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct AskArgs {
+pub struct AskArgs {
     /// The question for the human.
     question: String,
 }
@@ -194,26 +174,16 @@ struct AskArgs {
 struct AskHuman;
 
 #[async_trait]
-impl Tool for AskHuman {
-    fn def(&self) -> ToolDef {
-        ToolDef {
-            name: "ask_human".into(),
-            description: "Ask the human a question; you continue when they answer in the inbox."
-                .into(),
-            parameters: schema_of::<AskArgs>(),
-            category: ToolCategory::Collaboration,
-            requires_approval: false,
-            idempotent: true,
-            unavailable: None,
-        }
+impl TypedTool for AskHuman {
+    type Args = AskArgs;
+    const NAME: &'static str = "ask_human";
+    const CATEGORY: ToolCategory = ToolCategory::Collaboration;
+
+    fn description(&self) -> String {
+        "Ask the human a question; you continue when they answer in the inbox.".to_string()
     }
 
-    async fn run(
-        &self,
-        args: serde_json::Value,
-        ctx: &ToolContext,
-    ) -> Result<ToolOutput, ToolError> {
-        let a: AskArgs = parse_args("ask_human", args)?;
+    async fn call(&self, a: AskArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         Ok(ToolOutput {
             content: format!("Asked the human: {}", a.question),
             data: Some(
@@ -224,7 +194,7 @@ impl Tool for AskHuman {
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct RememberArgs {
+pub struct RememberArgs {
     /// A fact the team should keep in mind.
     content: String,
 }
@@ -232,27 +202,17 @@ struct RememberArgs {
 struct Remember;
 
 #[async_trait]
-impl Tool for Remember {
-    fn def(&self) -> ToolDef {
-        ToolDef {
-            name: "remember".into(),
-            description:
-                "Save a fact to the team's shared memory; teammates see it in their instructions."
-                    .into(),
-            parameters: schema_of::<RememberArgs>(),
-            category: ToolCategory::Memory,
-            requires_approval: false,
-            idempotent: true,
-            unavailable: None,
-        }
+impl TypedTool for Remember {
+    type Args = RememberArgs;
+    const NAME: &'static str = "remember";
+    const CATEGORY: ToolCategory = ToolCategory::Memory;
+
+    fn description(&self) -> String {
+        "Save a fact to the team's shared memory; teammates see it in their instructions."
+            .to_string()
     }
 
-    async fn run(
-        &self,
-        args: serde_json::Value,
-        ctx: &ToolContext,
-    ) -> Result<ToolOutput, ToolError> {
-        let a: RememberArgs = parse_args("remember", args)?;
+    async fn call(&self, a: RememberArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let ctx = ctx.clone();
         ctx.core
             .clone()

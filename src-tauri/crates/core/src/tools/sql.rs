@@ -18,9 +18,7 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, InterruptHandle, OpenFlags};
 use serde::Deserialize;
 
-use super::{
-    parse_args, schema_of, Tool, ToolCategory, ToolContext, ToolDef, ToolError, ToolOutput,
-};
+use super::{Tool, ToolCategory, ToolContext, ToolError, ToolOutput, TypedTool};
 
 mod statement;
 
@@ -41,7 +39,7 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct QueryArgs {
+pub struct QueryArgs {
     /// Name of a database registered in Settings.
     database: String,
     /// One read-only SQL statement (SELECT, WITH … SELECT, VALUES, EXPLAIN, or a
@@ -90,32 +88,24 @@ impl SqlQuery {
 }
 
 #[async_trait]
-impl Tool for SqlQuery {
-    fn def(&self) -> ToolDef {
-        ToolDef {
-            name: NAME.into(),
-            description: format!(
-                "Run one read-only SQL query (SQLite) on a database the user registered in \
-                 Settings. Writes, schema changes, ATTACH, VACUUM and writing PRAGMAs are \
-                 refused. Returns at most {} rows and {} KB; a query is stopped after {} s.",
-                self.max_rows,
-                self.max_bytes / 1024,
-                self.time_limit.as_secs_f32()
-            ),
-            parameters: schema_of::<QueryArgs>(),
-            category: ToolCategory::Data,
-            requires_approval: true,
-            idempotent: true,
-            unavailable: None,
-        }
+impl TypedTool for SqlQuery {
+    type Args = QueryArgs;
+    const NAME: &'static str = NAME;
+    const CATEGORY: ToolCategory = ToolCategory::Data;
+    const REQUIRES_APPROVAL: bool = true;
+
+    fn description(&self) -> String {
+        format!(
+            "Run one read-only SQL query (SQLite) on a database the user registered in \
+             Settings. Writes, schema changes, ATTACH, VACUUM and writing PRAGMAs are \
+             refused. Returns at most {} rows and {} KB; a query is stopped after {} s.",
+            self.max_rows,
+            self.max_bytes / 1024,
+            self.time_limit.as_secs_f32()
+        )
     }
 
-    async fn run(
-        &self,
-        args: serde_json::Value,
-        ctx: &ToolContext,
-    ) -> Result<ToolOutput, ToolError> {
-        let a: QueryArgs = parse_args(NAME, args)?;
+    async fn call(&self, a: QueryArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let params = a
             .params
             .unwrap_or_default()

@@ -11,9 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{
-    parse_args, schema_of, Tool, ToolCategory, ToolContext, ToolDef, ToolError, ToolOutput,
-};
+use super::{Tool, ToolCategory, ToolContext, ToolError, ToolOutput, TypedTool};
 
 /// The test tools, writing into `ENSEMBLE_TEST_TOOLS_DIR`.
 pub fn all() -> Vec<Arc<dyn Tool>> {
@@ -26,7 +24,7 @@ pub fn with_dir(dir: Option<PathBuf>) -> Vec<Arc<dyn Tool>> {
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct AppendArgs {
+pub struct AppendArgs {
     /// File name inside the test folder.
     file: String,
     /// The line to append.
@@ -41,25 +39,19 @@ struct Append {
 }
 
 #[async_trait]
-impl Tool for Append {
-    fn def(&self) -> ToolDef {
-        ToolDef {
-            name: "test_append".into(),
-            description: "Append a line to a file in the test folder (a side effect that must never happen twice).".into(),
-            parameters: schema_of::<AppendArgs>(),
-            category: ToolCategory::Testing,
-            requires_approval: true,
-            idempotent: false,
-            unavailable: None,
-        }
+impl TypedTool for Append {
+    type Args = AppendArgs;
+    const NAME: &'static str = "test_append";
+    const CATEGORY: ToolCategory = ToolCategory::Testing;
+    const REQUIRES_APPROVAL: bool = true;
+    const IDEMPOTENT: bool = false;
+
+    fn description(&self) -> String {
+        "Append a line to a file in the test folder (a side effect that must never happen twice)."
+            .to_string()
     }
 
-    async fn run(
-        &self,
-        args: serde_json::Value,
-        _ctx: &ToolContext,
-    ) -> Result<ToolOutput, ToolError> {
-        let a: AppendArgs = parse_args("test_append", args)?;
+    async fn call(&self, a: AppendArgs, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         if a.file.contains('/') || a.file.contains("..") || a.file.is_empty() {
             return Err(ToolError::Refused("file must be a plain name".into()));
         }
@@ -92,7 +84,7 @@ impl Tool for Append {
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct SleepArgs {
+pub struct SleepArgs {
     /// Milliseconds to sleep (at most 10000).
     ms: u64,
 }
@@ -100,25 +92,16 @@ struct SleepArgs {
 struct Sleep;
 
 #[async_trait]
-impl Tool for Sleep {
-    fn def(&self) -> ToolDef {
-        ToolDef {
-            name: "test_sleep".into(),
-            description: "Wait a while (no side effect).".into(),
-            parameters: schema_of::<SleepArgs>(),
-            category: ToolCategory::Testing,
-            requires_approval: false,
-            idempotent: true,
-            unavailable: None,
-        }
+impl TypedTool for Sleep {
+    type Args = SleepArgs;
+    const NAME: &'static str = "test_sleep";
+    const CATEGORY: ToolCategory = ToolCategory::Testing;
+
+    fn description(&self) -> String {
+        "Wait a while (no side effect).".to_string()
     }
 
-    async fn run(
-        &self,
-        args: serde_json::Value,
-        _ctx: &ToolContext,
-    ) -> Result<ToolOutput, ToolError> {
-        let a: SleepArgs = parse_args("test_sleep", args)?;
+    async fn call(&self, a: SleepArgs, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         tokio::time::sleep(Duration::from_millis(a.ms.min(10_000))).await;
         Ok(ToolOutput::text(format!("slept {} ms", a.ms.min(10_000))))
     }

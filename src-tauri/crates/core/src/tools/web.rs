@@ -23,9 +23,7 @@ mod ip;
 use ip::article;
 pub use ip::restricted_kind;
 
-use super::{
-    parse_args, schema_of, Tool, ToolCategory, ToolContext, ToolDef, ToolError, ToolOutput,
-};
+use super::{Tool, ToolCategory, ToolContext, ToolError, ToolOutput, TypedTool};
 
 const NAME: &str = "web_fetch";
 
@@ -75,7 +73,7 @@ enum HttpMethod {
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
-struct FetchArgs {
+pub struct FetchArgs {
     /// The http:// or https:// address to fetch.
     url: String,
     /// GET (the default) or POST.
@@ -128,34 +126,26 @@ impl WebFetch {
 }
 
 #[async_trait]
-impl Tool for WebFetch {
-    fn def(&self) -> ToolDef {
-        ToolDef {
-            name: NAME.into(),
-            description: format!(
-                "Fetch a web page or API over http(s) with GET or POST and return its text \
-                 (HTML converted to readable text, links listed as footnotes). At most {} of \
-                 text; times out after {}. Local and private network addresses are refused \
-                 unless the user allowed them in Settings.",
-                size_text(self.text_cap),
-                duration_text(self.timeout)
-            ),
-            parameters: schema_of::<FetchArgs>(),
-            category: ToolCategory::Web,
-            requires_approval: false,
-            // POST may have side effects and the definition cannot differ per
-            // call, so an interrupted fetch is never repeated blindly.
-            idempotent: false,
-            unavailable: None,
-        }
+impl TypedTool for WebFetch {
+    type Args = FetchArgs;
+    const NAME: &'static str = NAME;
+    const CATEGORY: ToolCategory = ToolCategory::Web;
+    // POST may have side effects and the definition cannot differ per call,
+    // so an interrupted fetch is never repeated blindly.
+    const IDEMPOTENT: bool = false;
+
+    fn description(&self) -> String {
+        format!(
+            "Fetch a web page or API over http(s) with GET or POST and return its text \
+             (HTML converted to readable text, links listed as footnotes). At most {} of \
+             text; times out after {}. Local and private network addresses are refused \
+             unless the user allowed them in Settings.",
+            size_text(self.text_cap),
+            duration_text(self.timeout)
+        )
     }
 
-    async fn run(
-        &self,
-        args: serde_json::Value,
-        ctx: &ToolContext,
-    ) -> Result<ToolOutput, ToolError> {
-        let a: FetchArgs = parse_args(NAME, args)?;
+    async fn call(&self, a: FetchArgs, ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let url = parse_url(&a.url)?;
         if a.body.is_some() && a.method == HttpMethod::Get {
             return Err(invalid("a body needs method POST"));
