@@ -437,8 +437,14 @@ def main() -> int:
     ap.add_argument("--crew-runs", type=int, default=10)
     ap.add_argument("--startup-reps", type=int, default=5)
     ap.add_argument("--out", required=True)
+    ap.add_argument(
+        "--frameworks",
+        default="ensemble,crewai,crewai-agent,langgraph",
+        help="which to run, comma-separated (e.g. ensemble alone, to compare two builds)",
+    )
     args = ap.parse_args()
 
+    wanted = set(args.frameworks.split(","))
     srv, url = fake_ollama.start()
     root = Path(tempfile.mkdtemp(prefix="ensemble-peers-"))
     report: dict = {
@@ -448,7 +454,7 @@ def main() -> int:
         "model_server": url,
         "params": {"tasks": args.tasks, "reps": args.reps, "crew_runs": args.crew_runs, "startup_reps": args.startup_reps},
         "ensemble_version": subprocess.run([args.ensemble, "--version"], capture_output=True, text=True).stdout.strip(),
-        "tasks": {fw: [] for fw in ("ensemble", "crewai", "crewai-agent", "langgraph")},
+        "tasks": {fw: [] for fw in ("ensemble", "crewai", "crewai-agent", "langgraph") if fw in wanted},
         "crew": {},
         "errors": [],
         "logs": str(root),
@@ -483,8 +489,11 @@ def main() -> int:
                     flush=True,
                 )
 
-    report["crew"]["ensemble"] = attempt("crew ensemble", lambda: run_ensemble_crew(args.ensemble, url, root, args.crew_runs))
+    if "ensemble" in wanted:
+        report["crew"]["ensemble"] = attempt("crew ensemble", lambda: run_ensemble_crew(args.ensemble, url, root, args.crew_runs))
     for fw in ("crewai", "langgraph"):
+        if fw not in wanted:
+            continue
         report["crew"][fw] = attempt(f"crew {fw}", lambda fw=fw: run_python_crew(fw, url, root, args.crew_runs))
     for fw, c in report["crew"].items():
         if c:

@@ -652,13 +652,16 @@ impl AgentRuntime {
     async fn take(
         &self,
         ctx: &mut Ctx,
-        parsed: std::result::Result<step::Step, String>,
+        parsed: std::result::Result<step::Step, step::StepError>,
         raw: &str,
         usage: Usage,
         ms: u64,
     ) -> Option<Outcome> {
         let outcome = match parsed {
-            Err(problem) => self.repair(ctx, raw, None, &problem, usage, ms).await,
+            Err(problem) => {
+                self.repair(ctx, raw, None, &problem.to_string(), usage, ms)
+                    .await
+            }
             Ok(step::Step::Act {
                 thought,
                 tool,

@@ -49,7 +49,7 @@ proptest! {
     fn step_parse_never_panics(text in "\\PC{0,300}") {
         match step::parse(&text, "call-1") {
             Ok(_) => {}
-            Err(e) => prop_assert!(!e.is_empty()),
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
         let _ = step::extract_json(&text);
     }
@@ -74,7 +74,7 @@ proptest! {
         let args = match args { Value::Object(_) => args, other => json!({ "value": other }) };
         let body = json!({ "thought": thought, "action": tool, "arguments": args }).to_string();
         let text = format!("{prose}\n```json\n{body}\n```\n");
-        let parsed = step::parse(&text, "call-7").map_err(TestCaseError::fail)?;
+        let parsed = step::parse(&text, "call-7").map_err(|e| TestCaseError::fail(e.to_string()))?;
         match &parsed {
             Step::Act { thought: t, tool: n, arguments, call_id } => {
                 prop_assert_eq!(t, &thought);
@@ -84,7 +84,7 @@ proptest! {
             }
             Step::Finish { .. } => prop_assert!(false, "parsed as finish"),
         }
-        let again = step::parse(&step::render(&parsed), "call-7").map_err(TestCaseError::fail)?;
+        let again = step::parse(&step::render(&parsed), "call-7").map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(again, parsed);
     }
 

@@ -81,7 +81,7 @@ pub(crate) fn render(model: &LlamaModel, messages: &[Message], json: bool) -> Re
     let turns = turns(messages);
     let own = model
         .chat_template(None)
-        .map_err(|e| e.to_string())
+        .map_err(TemplateError::from)
         .and_then(|template| apply(model, &template, &turns));
     match own {
         Ok(text) => Rendered {
@@ -118,19 +118,28 @@ fn pairs(turns: &[Turn]) -> Vec<(&str, &str)> {
     turns.iter().map(|t| (t.role, t.content.as_str())).collect()
 }
 
+/// Why the model's own chat template did not render a conversation (the
+/// plain transcript is used then).
+#[derive(Debug, thiserror::Error)]
+enum TemplateError {
+    #[error("the model brings no chat template llama.cpp can use: {0}")]
+    Missing(#[from] llama_cpp_2::ChatTemplateError),
+    #[error("a message cannot be given to the template: {0}")]
+    Message(#[from] llama_cpp_2::NewLlamaChatMessageError),
+    #[error("the template failed: {0}")]
+    Apply(#[from] llama_cpp_2::ApplyChatTemplateError),
+}
+
 fn apply(
     model: &LlamaModel,
     template: &LlamaChatTemplate,
     turns: &[Turn],
-) -> Result<String, String> {
+) -> Result<String, TemplateError> {
     let chat = turns
         .iter()
         .map(|t| LlamaChatMessage::new(t.role.to_owned(), t.content.clone()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    model
-        .apply_chat_template(template, &chat, true)
-        .map_err(|e| e.to_string())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(model.apply_chat_template(template, &chat, true)?)
 }
 
 /// The plain template used when the model brings none that llama.cpp can

@@ -405,13 +405,26 @@ pub fn only_addresses(schema: &mut Value, known: &[String]) {
     }
 }
 
-/// Parses a JSON step. Errors are phrased for the model to fix its step.
-pub fn parse(text: &str, call_id: &str) -> Result<Step, String> {
-    let v = extract_json(text).ok_or_else(|| {
-        let shown: String = text.chars().take(200).collect();
-        format!("your reply is not a JSON object: {shown:?}")
-    })?;
-    let obj = v.as_object().ok_or("your reply must be a JSON object")?;
+/// Why a model's reply is not a step. Said to the model so that it can fix
+/// its step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    /// No JSON object in the reply (its first 200 characters are quoted).
+    #[error("your reply is not a JSON object: {0:?}")]
+    NotJson(String),
+    #[error("your reply must be a JSON object")]
+    NotAnObject,
+    #[error("the step has no \"action\" (a tool name or \"finish\")")]
+    NoAction,
+    #[error("a \"finish\" step needs an \"answer\"")]
+    NoAnswer,
+}
+
+/// Parses a JSON step.
+pub fn parse(text: &str, call_id: &str) -> Result<Step, StepError> {
+    let v =
+        extract_json(text).ok_or_else(|| StepError::NotJson(text.chars().take(200).collect()))?;
+    let obj = v.as_object().ok_or(StepError::NotAnObject)?;
     let thought = obj
         .get("thought")
         .and_then(Value::as_str)
@@ -420,7 +433,7 @@ pub fn parse(text: &str, call_id: &str) -> Result<Step, String> {
     let action = obj
         .get("action")
         .and_then(Value::as_str)
-        .ok_or("the step has no \"action\" (a tool name or \"finish\")")?
+        .ok_or(StepError::NoAction)?
         .trim()
         .to_string();
     if action == FINISH {
@@ -431,7 +444,7 @@ pub fn parse(text: &str, call_id: &str) -> Result<Step, String> {
                     .map(str::to_string)
                     .or_else(|| (!a.is_null()).then(|| a.to_string()))
             })
-            .ok_or("a \"finish\" step needs an \"answer\"")?;
+            .ok_or(StepError::NoAnswer)?;
         let confidence = obj
             .get("confidence")
             .and_then(Value::as_f64)
@@ -741,12 +754,15 @@ mod tests {
         );
         assert!(parse("no json here", "c3")
             .unwrap_err()
+            .to_string()
             .contains("not a JSON object"));
         assert!(parse("{\"thought\": \"x\"}", "c4")
             .unwrap_err()
+            .to_string()
             .contains("no \"action\""));
         assert!(parse("{\"action\": \"finish\"}", "c5")
             .unwrap_err()
+            .to_string()
             .contains("needs an \"answer\""));
     }
 }

@@ -70,7 +70,7 @@ impl Isolation {
     pub fn detect(allow_unsandboxed: bool) -> Self {
         let reason = match probe_bwrap() {
             Ok(bwrap) => return Isolation::Sandbox { bwrap },
-            Err(reason) => reason,
+            Err(reason) => reason.to_string(),
         };
         if allow_unsandboxed {
             Isolation::UnsandboxedWithApproval { reason }
@@ -84,8 +84,19 @@ impl Isolation {
     }
 }
 
-fn probe_bwrap() -> Result<PathBuf, String> {
-    let bwrap = which("bwrap").ok_or("bubblewrap (bwrap) is not installed")?;
+/// Why bubblewrap cannot sandbox `code_run` here.
+#[derive(Debug, thiserror::Error)]
+enum NoSandbox {
+    #[error("bubblewrap (bwrap) is not installed")]
+    NotInstalled,
+    #[error("bubblewrap cannot start: {0}")]
+    CannotStart(std::io::Error),
+    #[error("bubblewrap cannot create a sandbox here ({0})")]
+    Refused(String),
+}
+
+fn probe_bwrap() -> Result<PathBuf, NoSandbox> {
+    let bwrap = which("bwrap").ok_or(NoSandbox::NotInstalled)?;
     let out = std::process::Command::new(&bwrap)
         .args([
             "--ro-bind",
@@ -100,13 +111,12 @@ fn probe_bwrap() -> Result<PathBuf, String> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
-        .map_err(|e| format!("bubblewrap cannot start: {e}"))?;
+        .map_err(NoSandbox::CannotStart)?;
     if out.status.success() {
         Ok(bwrap)
     } else {
-        Err(format!(
-            "bubblewrap cannot create a sandbox here ({})",
-            String::from_utf8_lossy(&out.stderr).trim()
+        Err(NoSandbox::Refused(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
         ))
     }
 }

@@ -78,12 +78,26 @@ fn cost(ctx: &RunCtx, r: &Resolved, u: Usage) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Why a reply is not an acceptable answer for `schema`, if it is not.
-pub(crate) fn check_reply(text: &str, schema: &Value) -> std::result::Result<Value, String> {
+/// Why a member's reply is not an acceptable answer for its schema (said
+/// back to the member, and in the run's error after the last try).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ReplyProblem {
+    #[error("the reply is not a JSON object")]
+    NotJson,
+    #[error("bad schema: {0}")]
+    BadSchema(String),
+    /// What the schema refused, at most three points, joined by `; `.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+/// The reply's JSON object when it is acceptable for `schema`.
+pub(crate) fn check_reply(text: &str, schema: &Value) -> std::result::Result<Value, ReplyProblem> {
     let Some(v) = crate::runtime::step::extract_json(text) else {
-        return Err("the reply is not a JSON object".into());
+        return Err(ReplyProblem::NotJson);
     };
-    let validator = jsonschema::validator_for(schema).map_err(|e| format!("bad schema: {e}"))?;
+    let validator =
+        jsonschema::validator_for(schema).map_err(|e| ReplyProblem::BadSchema(e.to_string()))?;
     let problems: Vec<String> = validator
         .iter_errors(&v)
         .map(|e| e.to_string())
@@ -92,7 +106,7 @@ pub(crate) fn check_reply(text: &str, schema: &Value) -> std::result::Result<Val
     if problems.is_empty() {
         Ok(v)
     } else {
-        Err(problems.join("; "))
+        Err(ReplyProblem::Invalid(problems))
     }
 }
 
@@ -179,7 +193,7 @@ pub(crate) async fn ask(
                 messages.push(Message::user(format!(
                     "That reply is not valid ({p}). Reply again with only the JSON object."
                 )));
-                problem = p;
+                problem = p.to_string();
             }
         }
     }

@@ -52,6 +52,26 @@ struct Connection {
     stderr_reader: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// Why an MCP server did not start (kept in its status, logged, and said
+/// to an agent whose call needed it).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StartError {
+    #[error("command not found: {0}")]
+    NotFound(String),
+    #[error("command is not executable: {0}")]
+    NotExecutable(String),
+    #[error("could not start {command}: {detail}")]
+    Spawn { command: String, detail: String },
+    /// The handshake failed; the detail ends with what the server wrote to
+    /// stderr, if anything.
+    #[error("initialize failed: {0}")]
+    Initialize(String),
+    #[error("tools/list failed: {0}")]
+    ListTools(String),
+    #[error("did not answer {what} within {secs} s")]
+    Silent { what: &'static str, secs: f32 },
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
         // The monitor closes the SDK session, which shuts the process down.
@@ -120,24 +140,24 @@ impl McpServer {
 
     /// The first start: the remote tools, or why there are none (also
     /// recorded in the status).
-    pub(super) async fn start(&self) -> Result<Vec<rmcp::model::Tool>, String> {
+    pub(super) async fn start(&self) -> Result<Vec<rmcp::model::Tool>, StartError> {
         let mut slot = self.conn.lock().await;
         let started = tokio::time::timeout(self.options.start_timeout, async {
             let conn = self.spawn().await?;
             let tools = conn.session.peer.list_all_tools().await.map_err(|e| {
-                format!(
-                    "tools/list failed: {e}{}",
+                StartError::ListTools(format!(
+                    "{e}{}",
                     tail_note(&conn.session.stderr, "its stderr")
-                )
+                ))
             })?;
-            Ok::<_, String>((conn, tools))
+            Ok::<_, StartError>((conn, tools))
         })
         .await
         .unwrap_or_else(|_| {
-            Err(format!(
-                "did not answer initialize and tools/list within {} s",
-                self.options.start_timeout.as_secs_f32()
-            ))
+            Err(StartError::Silent {
+                what: "initialize and tools/list",
+                secs: self.options.start_timeout.as_secs_f32(),
+            })
         });
         match started {
             Ok((conn, tools)) => {
@@ -147,7 +167,7 @@ impl McpServer {
             }
             Err(e) => {
                 tracing::warn!(server = %self.config.name, error = %e, "MCP server failed to start; it contributes no tools");
-                self.set_state(McpState::Failed, Some(e.clone()));
+                self.set_state(McpState::Failed, Some(e.to_string()));
                 Err(e)
             }
         }
@@ -160,7 +180,7 @@ impl McpServer {
     }
 
     /// Starts the process and runs the `initialize` handshake.
-    async fn spawn(&self) -> Result<Connection, String> {
+    async fn spawn(&self) -> Result<Connection, StartError> {
         lock(&self.book).last_start = Some(Instant::now());
         let mut cmd = tokio::process::Command::new(&self.config.command);
         cmd.args(&self.config.args)
@@ -169,14 +189,16 @@ impl McpServer {
         let (transport, stderr_pipe) = TokioChildProcess::builder(cmd)
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    format!("command not found: {}", self.config.command)
+            .map_err(|e| {
+                let command = self.config.command.clone();
+                match e.kind() {
+                    std::io::ErrorKind::NotFound => StartError::NotFound(command),
+                    std::io::ErrorKind::PermissionDenied => StartError::NotExecutable(command),
+                    _ => StartError::Spawn {
+                        command,
+                        detail: e.to_string(),
+                    },
                 }
-                std::io::ErrorKind::PermissionDenied => {
-                    format!("command is not executable: {}", self.config.command)
-                }
-                _ => format!("could not start {}: {e}", self.config.command),
             })?;
         let stderr: StderrTail = Arc::default();
         let stderr_reader = stderr_pipe
@@ -194,10 +216,10 @@ impl McpServer {
                 if let Some(r) = stderr_reader {
                     r.abort();
                 }
-                return Err(format!(
-                    "initialize failed: {e}{}",
+                return Err(StartError::Initialize(format!(
+                    "{e}{}",
                     tail_note(&stderr, "its stderr")
-                ));
+                )));
             }
         };
         let generation = {
@@ -264,14 +286,14 @@ impl McpServer {
         };
         let conn = started
             .unwrap_or_else(|_| {
-                Err(format!(
-                    "did not answer initialize within {} s",
-                    self.options.start_timeout.as_secs_f32()
-                ))
+                Err(StartError::Silent {
+                    what: "initialize",
+                    secs: self.options.start_timeout.as_secs_f32(),
+                })
             })
             .map_err(|e| {
                 tracing::warn!(server = %self.config.name, error = %e, "MCP server failed to restart");
-                self.set_state(McpState::Failed, Some(e.clone()));
+                self.set_state(McpState::Failed, Some(e.to_string()));
                 ToolError::Unavailable(format!(
                     "MCP server '{}' could not be restarted: {e}",
                     self.config.name
