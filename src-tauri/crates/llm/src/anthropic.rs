@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::framing::SseEvent;
 use super::http;
 use super::openai::{
-    decode_sse, expect_event_stream, no_models_endpoint, not_json, parse_arguments, SseDecoder,
+    decode_sse, expect_event_stream, model_list, not_json, parse_arguments, SseDecoder,
 };
 use super::types::{
     ChatRequest, EventStream, FinishReason, Message, ModelInfo, Provider, ProviderError, Role,
@@ -101,18 +101,8 @@ impl Provider for AnthropicProvider {
         let headers = self.headers()?;
         // The default page holds 20 models; ask for all of them at once.
         let url = format!("{}/v1/models?limit=1000", self.base_url);
-        let res = http::send(self.client.get(&url).headers(headers), &url, "")
-            .await
-            .map_err(|e| no_models_endpoint(e, &url))?;
-        let body = res
-            .text()
-            .await
-            .map_err(|e| http::transport_error(&url, &e))?;
-        let list: ModelList = serde_json::from_str(&body).map_err(|e| {
-            ProviderError::bad(format!(
-                "the model list from {url} is not what the Anthropic API sends: {e}"
-            ))
-        })?;
+        let list: ModelList =
+            model_list(self.client.get(&url).headers(headers), &url, "Anthropic").await?;
         Ok(list
             .data
             .into_iter()

@@ -128,18 +128,8 @@ impl Provider for OpenAiProvider {
 
     async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError> {
         let url = format!("{}/models", self.base_url);
-        let res = http::send(self.authorized(self.client.get(&url)), &url, "")
-            .await
-            .map_err(|e| no_models_endpoint(e, &url))?;
-        let body = res
-            .text()
-            .await
-            .map_err(|e| http::transport_error(&url, &e))?;
-        let list: ModelList = serde_json::from_str(&body).map_err(|e| {
-            ProviderError::bad(format!(
-                "the model list from {url} is not what the OpenAI API sends: {e}"
-            ))
-        })?;
+        let list: ModelList =
+            model_list(self.authorized(self.client.get(&url)), &url, "OpenAI").await?;
         Ok(list
             .data
             .into_iter()
@@ -156,18 +146,8 @@ impl Provider for OpenAiProvider {
     /// no word on tool support, so that is left to the probe.
     async fn model_facts(&self, model: &str) -> Result<ModelFacts, ProviderError> {
         let url = format!("{}/models", self.base_url);
-        let res = http::send(self.authorized(self.client.get(&url)), &url, "")
-            .await
-            .map_err(|e| no_models_endpoint(e, &url))?;
-        let body = res
-            .text()
-            .await
-            .map_err(|e| http::transport_error(&url, &e))?;
-        let list: ModelList = serde_json::from_str(&body).map_err(|e| {
-            ProviderError::bad(format!(
-                "the model list from {url} is not what the OpenAI API sends: {e}"
-            ))
-        })?;
+        let list: ModelList =
+            model_list(self.authorized(self.client.get(&url)), &url, "OpenAI").await?;
         let entry = list.data.into_iter().find(|m| m.id == model);
         Ok(ModelFacts {
             context_length: entry.and_then(|m| {
@@ -208,6 +188,27 @@ impl Provider for OpenAiProvider {
 
 /// `send` reads a 404 as "model not found", but listing names no model: a
 /// 404 here means the base URL does not point at the API root.
+/// A server's list of models (`GET …/models`), read as `T`; `api` names the
+/// API whose format it should have, for the error.
+pub(crate) async fn model_list<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    url: &str,
+    api: &str,
+) -> Result<T, ProviderError> {
+    let res = http::send(request, url, "")
+        .await
+        .map_err(|e| no_models_endpoint(e, url))?;
+    let body = res
+        .text()
+        .await
+        .map_err(|e| http::transport_error(url, &e))?;
+    serde_json::from_str(&body).map_err(|e| {
+        ProviderError::bad(format!(
+            "the model list from {url} is not what the {api} API sends: {e}"
+        ))
+    })
+}
+
 pub(crate) fn no_models_endpoint(e: ProviderError, url: &str) -> ProviderError {
     match e {
         ProviderError::ModelNotFound { .. } => ProviderError::Unavailable {

@@ -25,6 +25,16 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
     ]
 }
 
+/// The crew a call is made in: the context's, else its task's (blocking).
+fn crew_of(ctx: &ToolContext) -> Option<String> {
+    ctx.crew_id.clone().or_else(|| {
+        ctx.task_id
+            .as_deref()
+            .and_then(|t| ctx.core.get_task(t).ok())
+            .and_then(|t| t.crew_id)
+    })
+}
+
 fn core_err(e: CoreError) -> ToolError {
     match e {
         CoreError::Validation { .. }
@@ -137,12 +147,7 @@ impl TypedTool for SendMessage {
             .core
             .clone()
             .call(move |_| {
-                let crew_id = ctx.crew_id.clone().or_else(|| {
-                    ctx.task_id
-                        .as_deref()
-                        .and_then(|t| ctx.core.get_task(t).ok())
-                        .and_then(|t| t.crew_id)
-                });
+                let crew_id = crew_of(&ctx);
                 ctx.core.send_message_once(
                     NewMessage {
                         crew_id,
@@ -217,12 +222,7 @@ impl TypedTool for Remember {
         ctx.core
             .clone()
             .call(move |_| {
-                let crew_id = ctx.crew_id.clone().or_else(|| {
-                    ctx.task_id
-                        .as_deref()
-                        .and_then(|t| ctx.core.get_task(t).ok())
-                        .and_then(|t| t.crew_id)
-                });
+                let crew_id = crew_of(&ctx);
                 ctx.core.remember(
                     crew_id.as_deref(),
                     ctx.agent_id.as_deref(),
