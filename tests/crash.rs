@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use ensemble_core::agents::{AgentInput, Autonomy};
 use ensemble_core::approvals::{ApprovalKind, ApprovalStatus, Decision, Verdict};
 use ensemble_core::providers::{ProviderInput, ProviderKind};
-use ensemble_core::tasks::{NewTask, TaskFilter, TaskStatus};
+use ensemble_core::tasks::{NewTask, Task, TaskFilter, TaskStatus};
 use ensemble_core::{Core, Paging};
 use fixture_server::{FixtureServer, Recorded, Reply};
 use serde_json::json;
@@ -44,6 +44,28 @@ const EFFECTS: &str = "effects.log";
 
 /// A small deterministic generator (xorshift), so a failing run can be replayed.
 struct Rng(u64);
+
+/// Every task, page by page (a page holds at most 1,000: `make crash-bench`
+/// adds more than that).
+fn all_tasks(core: &Core) -> Vec<Task> {
+    let mut all = Vec::new();
+    loop {
+        let page = core
+            .list_tasks(
+                &TaskFilter::default(),
+                Paging {
+                    limit: Some(1000),
+                    offset: Some(all.len() as u32),
+                },
+            )
+            .expect("list tasks");
+        let done = page.items.is_empty() || all.len() + page.items.len() >= page.total as usize;
+        all.extend(page.items);
+        if done {
+            return all;
+        }
+    }
+}
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -214,16 +236,7 @@ impl Harness {
             .expect("integrity_check");
         assert_eq!(integrity, "ok", "{when}: database integrity");
 
-        let tasks = core
-            .list_tasks(
-                &TaskFilter::default(),
-                Paging {
-                    limit: Some(1000),
-                    offset: None,
-                },
-            )
-            .expect("list tasks")
-            .items;
+        let tasks = all_tasks(&core);
         let titles: BTreeSet<String> = tasks.iter().map(|t| t.title.clone()).collect();
         let expected: BTreeSet<String> =
             (0..self.next_task).map(|i| format!("crash-{i}")).collect();
@@ -419,16 +432,7 @@ async fn sigkill_at_random_moments_loses_nothing_and_repeats_no_side_effect() {
         }
         if h.rejected_ambiguous == pending_before {
             let core = h.core();
-            let left: Vec<_> = core
-                .list_tasks(
-                    &TaskFilter::default(),
-                    Paging {
-                        limit: Some(1000),
-                        offset: None,
-                    },
-                )
-                .expect("tasks")
-                .items
+            let left: Vec<_> = all_tasks(&core)
                 .into_iter()
                 .filter(|t| t.status != TaskStatus::Completed)
                 .map(|t| format!("{} {:?} {:?}", t.title, t.status, t.error))
