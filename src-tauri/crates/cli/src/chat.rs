@@ -30,14 +30,7 @@ pub struct ChatArgs {
 }
 
 pub fn run(core: &Arc<Core>, out: &Out, args: ChatArgs) -> CliResult {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError {
-            message: format!("cannot start the async runtime: {e}"),
-            code: 1,
-        })?;
+    let rt = super::run::runtime()?;
     let services = Services::new(core.clone());
     let json = out.json;
     rt.block_on(async move {

@@ -191,9 +191,17 @@ pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
                             _ => {}
                         }
                         if host.orchestrator().is_none() {
-                            if let Err(e) = host.runner_stopped().await {
-                                break Err(CliError::from(e));
-                            }
+                            // Nobody runs the steps any more: say why, rather
+                            // than wait for ever.
+                            break Err(match host.runner_stopped().await {
+                                Err(e) => CliError::from(e),
+                                Ok(()) => CliError {
+                                    message:
+                                        "the task runner stopped before the workflow run finished"
+                                            .into(),
+                                    code: 1,
+                                },
+                            });
                         }
                     },
                 };

@@ -296,16 +296,8 @@ impl Host {
             .await
     }
 
-    /// Asks the orchestrator to stop taking work and drain; returns at once.
-    pub fn stop_runner(&self) {
-        if let Runner::Here { orch, .. } = &*guard(&self.runner) {
-            orch.shutdown();
-        }
-    }
-
-    /// Waits until this process's orchestrator has stopped (after
-    /// [`Host::stop_runner`], a signal, or a failure); its error, if it
-    /// failed. Returns at once when it does not run here.
+    /// Waits until this process's orchestrator has stopped (after a
+    /// shutdown, a signal, or a failure); its error, if it failed. Returns at once when it does not run here.
     pub async fn runner_stopped(&self) -> Result<()> {
         let (ended, failure) = match &*guard(&self.runner) {
             Runner::Here { ended, failure, .. } => (ended.clone(), failure.clone()),
