@@ -78,10 +78,12 @@ bundle: setup ui
 bundle-test: build
 	node --test --test-reporter=spec tests/bundle/
 
-# Regenerates ui/src/bindings from the Rust types.
+# Regenerates ui/src/bindings from the Rust types, and the IPC surface (the
+# handler list, its permission, the UI's typed calls) from the commands.
 bindings:
 	UPDATE_BINDINGS=1 cargo test -p ensemble-core --test bindings
 	UPDATE_BINDINGS=1 cargo test --lib app_bindings
+	UPDATE_BINDINGS=1 cargo test --test ipc_surface
 
 # Benchmarks (numbers, not pass/fail): chat overhead, tokens/s, scheduler,
 # task board, runner memory, the app's start-up, idle memory and IPC round

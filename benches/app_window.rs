@@ -154,7 +154,7 @@ fn seed(dir: &Path) -> Result<()> {
         ..Default::default()
     })?;
     for i in 0..AGENTS {
-        core.create_agent(AgentInput {
+        core.agents().create(AgentInput {
             name: Some(format!("Agent {i:02}")),
             role: Some("generalist".into()),
             system_prompt: Some(format!("You are agent {i}. Answer briefly.")),

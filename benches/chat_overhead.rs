@@ -71,14 +71,15 @@ fn percentile(sorted: &[u128], p: f64) -> f64 {
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let core = Arc::new(Core::open(dir.path()).expect("core"));
-    core.create_provider(ProviderInput {
-        name: Some("bench".into()),
-        kind: Some(ProviderKind::OpenAiCompatible),
-        base_url: Some("http://127.0.0.1:9/v1".into()),
-        default_model: Some("instant".into()),
-        ..Default::default()
-    })
-    .expect("provider");
+    core.providers()
+        .create(ProviderInput {
+            name: Some("bench".into()),
+            kind: Some(ProviderKind::OpenAiCompatible),
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            default_model: Some("instant".into()),
+            ..Default::default()
+        })
+        .expect("provider");
     core.update_settings(SettingsPatch {
         default_provider: Some("bench".into()),
         ..Default::default()

@@ -161,16 +161,17 @@ fn serve(sock: TcpStream, chats: &AtomicU64) -> std::io::Result<()> {
 
 fn seed(dir: &Path, ollama_url: &str) {
     let core = Core::open(dir).expect("core");
-    core.update_provider(
-        "ollama",
-        ProviderInput {
-            base_url: Some(ollama_url.to_string()),
-            default_model: Some(MODEL.into()),
-            max_concurrent: Some(AGENTS as i64),
-            ..Default::default()
-        },
-    )
-    .expect("provider");
+    core.providers()
+        .update(
+            "ollama",
+            ProviderInput {
+                base_url: Some(ollama_url.to_string()),
+                default_model: Some(MODEL.into()),
+                max_concurrent: Some(AGENTS as i64),
+                ..Default::default()
+            },
+        )
+        .expect("provider");
     core.update_settings(SettingsPatch {
         default_provider: Some("ollama".into()),
         max_concurrent_tasks: Some(AGENTS as i64),
@@ -178,15 +179,16 @@ fn seed(dir: &Path, ollama_url: &str) {
     })
     .expect("settings");
     for i in 0..AGENTS {
-        core.create_agent(AgentInput {
-            name: Some(format!("Agent {i:02}")),
-            role: Some("generalist".into()),
-            system_prompt: Some(format!("You are agent {i}. Answer briefly.")),
-            capabilities: Some(vec![["research", "writing", "analysis"][i % 3].into()]),
-            autonomy: Some(Autonomy::Autopilot),
-            ..Default::default()
-        })
-        .expect("agent");
+        core.agents()
+            .create(AgentInput {
+                name: Some(format!("Agent {i:02}")),
+                role: Some("generalist".into()),
+                system_prompt: Some(format!("You are agent {i}. Answer briefly.")),
+                capabilities: Some(vec![["research", "writing", "analysis"][i % 3].into()]),
+                autonomy: Some(Autonomy::Autopilot),
+                ..Default::default()
+            })
+            .expect("agent");
     }
     core.write(|tx| {
         for i in 0..TASKS {

@@ -44,7 +44,7 @@ fn an_agent_on_the_embedded_model_runs_code_and_completes_its_task() {
     let dir = data_dir_with_model();
     let core = Core::open(dir.path()).unwrap();
     let agent = core
-        .create_agent(AgentInput {
+        .agents().create(AgentInput {
             name: Some("Calc".into()),
             role: Some("calculator".into()),
             system_prompt: Some(
@@ -63,7 +63,7 @@ fn an_agent_on_the_embedded_model_runs_code_and_completes_its_task() {
         })
         .unwrap();
     let task = core
-        .create_task(NewTask {
+        .tasks().create(NewTask {
             title: "Sum of 1 to 100".into(),
             objective: Some(
                 "Use code_run to run the Python program `print(sum(range(1, 101)))`, then give the printed number as the answer."
@@ -83,8 +83,8 @@ fn an_agent_on_the_embedded_model_runs_code_and_completes_its_task() {
     );
 
     let core = Core::open(dir.path()).unwrap();
-    let done = core.get_task(&task.id).unwrap();
-    let traces = core.task_runs(&task.id).unwrap();
+    let done = core.tasks().get(&task.id).unwrap();
+    let traces = core.runs().of_task(&task.id).unwrap();
     let trace = traces.last().expect("a run");
     let schema = CodeRun::new(Isolation::detect(false)).def().parameters;
     let validator = jsonschema::validator_for(&schema).unwrap();

@@ -51,7 +51,8 @@ fn all_tasks(core: &Core) -> Vec<Task> {
     let mut all = Vec::new();
     loop {
         let page = core
-            .list_tasks(
+            .tasks()
+            .list(
                 &TaskFilter::default(),
                 Paging {
                     limit: Some(1000),
@@ -185,14 +186,15 @@ impl Harness {
         for _ in 0..n {
             let title = format!("crash-{}", self.next_task);
             self.next_task += 1;
-            core.create_task(NewTask {
-                title,
-                objective: Some("Record this task in the effects log exactly once.".into()),
-                required_capabilities: Some(vec!["recording".into()]),
-                priority: Some(5),
-                ..Default::default()
-            })
-            .expect("create task");
+            core.tasks()
+                .create(NewTask {
+                    title,
+                    objective: Some("Record this task in the effects log exactly once.".into()),
+                    required_capabilities: Some(vec!["recording".into()]),
+                    priority: Some(5),
+                    ..Default::default()
+                })
+                .expect("create task");
         }
     }
 
@@ -263,7 +265,7 @@ impl Harness {
         }
         self.seen_requests = requests.len();
         for t in &tasks {
-            let runs = core.task_runs(&t.id).expect("runs").len();
+            let runs = core.runs().of_task(&t.id).expect("runs").len();
             if let Some((before_runs, before_at)) = self.completed.get(&t.title) {
                 assert_eq!(
                     t.status,
@@ -288,7 +290,8 @@ impl Harness {
         // A crash between a call's start and its journal entry leaves it
         // ambiguous: the human (here, the harness) says not to repeat it.
         let pending = core
-            .list_approvals(Some(ApprovalStatus::Pending), Paging::default())
+            .approvals()
+            .list(Some(ApprovalStatus::Pending), Paging::default())
             .expect("approvals")
             .items;
         for a in pending {
@@ -298,15 +301,16 @@ impl Harness {
                 "{when}: unexpected approval {}",
                 a.title
             );
-            core.decide_approval(
-                &a.id,
-                Decision {
-                    verdict: Some(Verdict::Reject),
-                    comment: Some("it may have happened: do not repeat it".into()),
-                    ..Default::default()
-                },
-            )
-            .expect("reject the ambiguous call");
+            core.approvals()
+                .decide(
+                    &a.id,
+                    Decision {
+                        verdict: Some(Verdict::Reject),
+                        comment: Some("it may have happened: do not repeat it".into()),
+                        ..Default::default()
+                    },
+                )
+                .expect("reject the ambiguous call");
             self.rejected_ambiguous += 1;
         }
     }
@@ -351,28 +355,30 @@ async fn sigkill_at_random_moments_loses_nothing_and_repeats_no_side_effect() {
     std::fs::create_dir_all(&h.effects_dir).expect("effects dir");
     {
         let core = h.core();
-        core.create_provider(ProviderInput {
-            name: Some("fixture".into()),
-            kind: Some(ProviderKind::Ollama),
-            base_url: Some(server.url()),
-            default_model: Some("fixture".into()),
-            max_concurrent: Some(16),
-            ..Default::default()
-        })
-        .expect("provider");
-        for i in 0..4 {
-            core.create_agent(AgentInput {
-                name: Some(format!("Recorder {i}")),
-                role: Some("recorder".into()),
-                capabilities: Some(vec!["recording".into()]),
-                allowed_tools: Some(vec!["test_append".into()]),
-                provider: Some("fixture".into()),
-                model: Some("fixture".into()),
-                autonomy: Some(Autonomy::Autopilot),
-                max_concurrent_tasks: Some(3),
+        core.providers()
+            .create(ProviderInput {
+                name: Some("fixture".into()),
+                kind: Some(ProviderKind::Ollama),
+                base_url: Some(server.url()),
+                default_model: Some("fixture".into()),
+                max_concurrent: Some(16),
                 ..Default::default()
             })
-            .expect("agent");
+            .expect("provider");
+        for i in 0..4 {
+            core.agents()
+                .create(AgentInput {
+                    name: Some(format!("Recorder {i}")),
+                    role: Some("recorder".into()),
+                    capabilities: Some(vec!["recording".into()]),
+                    allowed_tools: Some(vec!["test_append".into()]),
+                    provider: Some("fixture".into()),
+                    model: Some("fixture".into()),
+                    autonomy: Some(Autonomy::Autopilot),
+                    max_concurrent_tasks: Some(3),
+                    ..Default::default()
+                })
+                .expect("agent");
         }
         h.add_tasks(&core, FIRST_TASKS);
     }

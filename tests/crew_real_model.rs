@@ -21,20 +21,21 @@ use ensemble_core::{Core, Paging};
 use model::data_dir_with_model;
 
 fn member(core: &Core, name: &str, prompt: &str) -> String {
-    core.create_agent(AgentInput {
-        name: Some(name.into()),
-        role: Some(name.to_lowercase()),
-        system_prompt: Some(prompt.into()),
-        provider: Some("embedded".into()),
-        autonomy: Some(Autonomy::Autopilot),
-        allowed_tools: Some(vec![]),
-        max_steps: Some(3),
-        // Greedy decoding: the same short structured answer on every run.
-        temperature: Some(0.0),
-        ..Default::default()
-    })
-    .unwrap()
-    .id
+    core.agents()
+        .create(AgentInput {
+            name: Some(name.into()),
+            role: Some(name.to_lowercase()),
+            system_prompt: Some(prompt.into()),
+            provider: Some("embedded".into()),
+            autonomy: Some(Autonomy::Autopilot),
+            allowed_tools: Some(vec![]),
+            max_steps: Some(3),
+            // Greedy decoding: the same short structured answer on every run.
+            temperature: Some(0.0),
+            ..Default::default()
+        })
+        .unwrap()
+        .id
 }
 
 /// Waits for the child's output, killing it after `limit`: a run that waits
@@ -74,7 +75,8 @@ fn a_sequential_crew_on_the_embedded_model_completes_with_every_message_stored()
         "You write one short tagline for the name you are given.",
     );
     let crew = core
-        .create_crew(CrewInput {
+        .crews()
+        .create(CrewInput {
             name: Some("Bakery brand".into()),
             goal: Some("Name a bakery and give it a tagline".into()),
             process: Some(Process::Sequential),
@@ -124,7 +126,8 @@ fn a_sequential_crew_on_the_embedded_model_completes_with_every_message_stored()
 
     let core = Core::open(dir.path()).unwrap();
     let runs = core
-        .list_crew_runs(Some(&crew.id), Paging::default())
+        .crews()
+        .list_runs(Some(&crew.id), Paging::default())
         .unwrap()
         .items;
     assert_eq!(runs.len(), 1);
@@ -138,7 +141,8 @@ fn a_sequential_crew_on_the_embedded_model_completes_with_every_message_stored()
 
     // Each member's work: a completed task whose every step is the model's final structured step.
     let mut tasks = core
-        .list_tasks(
+        .tasks()
+        .list(
             &TaskFilter {
                 crew_id: Some(crew.id.clone()),
                 ..Default::default()
@@ -152,7 +156,7 @@ fn a_sequential_crew_on_the_embedded_model_completes_with_every_message_stored()
     for (t, agent) in tasks.iter().zip([&a, &b]) {
         assert_eq!(t.status, TaskStatus::Completed, "{:?}", t.error);
         assert_eq!(t.assigned_agent_id.as_deref(), Some(agent.as_str()));
-        let trace = core.task_runs(&t.id).unwrap().pop().unwrap();
+        let trace = core.runs().of_task(&t.id).unwrap().pop().unwrap();
         assert!(trace.steps.iter().any(|s| s.is_final), "{:?}", trace.steps);
         assert_eq!(trace.run.provider.as_deref(), Some("embedded"));
     }
@@ -170,7 +174,8 @@ fn a_sequential_crew_on_the_embedded_model_completes_with_every_message_stored()
     // Every message is stored: start, the namer's result, the handoff with
     // its output, the tagline, the end; and the timeline printed each one.
     let msgs = core
-        .crew_run_messages(&run.id, Paging::default())
+        .crews()
+        .run_messages(&run.id, Paging::default())
         .unwrap()
         .items;
     let kinds: Vec<MessageKind> = msgs.iter().map(|m| m.kind).collect();

@@ -300,27 +300,29 @@ impl Rig {
         let p = plan.clone();
         let server = FixtureServer::start(move |req, _| model(req, &p)).await;
         let core = Arc::new(Core::open(&data).unwrap());
-        core.create_provider(ProviderInput {
-            name: Some("fixture".into()),
-            kind: Some(ProviderKind::Ollama),
-            base_url: Some(server.url()),
-            default_model: Some("fixture".into()),
-            max_concurrent: Some(8),
-            ..Default::default()
-        })
-        .unwrap();
-        core.create_agent(AgentInput {
-            name: Some("Recorder".into()),
-            role: Some("recorder".into()),
-            capabilities: Some(vec!["recording".into()]),
-            allowed_tools: Some(vec!["test_append".into()]),
-            provider: Some("fixture".into()),
-            model: Some("fixture".into()),
-            autonomy: Some(Autonomy::Autopilot),
-            max_concurrent_tasks: Some(4),
-            ..Default::default()
-        })
-        .unwrap();
+        core.providers()
+            .create(ProviderInput {
+                name: Some("fixture".into()),
+                kind: Some(ProviderKind::Ollama),
+                base_url: Some(server.url()),
+                default_model: Some("fixture".into()),
+                max_concurrent: Some(8),
+                ..Default::default()
+            })
+            .unwrap();
+        core.agents()
+            .create(AgentInput {
+                name: Some("Recorder".into()),
+                role: Some("recorder".into()),
+                capabilities: Some(vec!["recording".into()]),
+                allowed_tools: Some(vec!["test_append".into()]),
+                provider: Some("fixture".into()),
+                model: Some("fixture".into()),
+                autonomy: Some(Autonomy::Autopilot),
+                max_concurrent_tasks: Some(4),
+                ..Default::default()
+            })
+            .unwrap();
         let hub = Arc::new(
             ProviderHub::with_secrets(core.clone(), SecretStore::file_only(dir.path()))
                 .with_connector(Arc::new(ensemble_llm::HttpConnector))
@@ -390,7 +392,8 @@ impl Rig {
     fn task(&mut self, title: &str, max_attempts: i64) -> String {
         let id = self
             .core
-            .create_task(NewTask {
+            .tasks()
+            .create(NewTask {
                 title: title.into(),
                 objective: Some("Record this task in the effects log exactly once.".into()),
                 required_capabilities: Some(vec!["recording".into()]),
@@ -404,7 +407,7 @@ impl Rig {
     }
 
     fn get(&self, id: &str) -> Task {
-        self.core.get_task(id).unwrap()
+        self.core.tasks().get(id).unwrap()
     }
 
     fn effects(&self) -> Vec<String> {
@@ -456,7 +459,8 @@ impl Rig {
         assert_eq!(t.output.as_deref(), Some(format!("done {after}").as_str()));
         for id in &self.created {
             self.core
-                .get_task(id)
+                .tasks()
+                .get(id)
                 .unwrap_or_else(|e| panic!("{case}: task {id} was lost: {e}"));
         }
         let effects = self.effects();
@@ -504,7 +508,7 @@ fn assert_readable(text: &str, expected: &str) {
 
 /// The errors of a task's runs, oldest first.
 fn run_errors(core: &Core, id: &str) -> Vec<String> {
-    let mut runs = core.task_runs(id).unwrap();
+    let mut runs = core.runs().of_task(id).unwrap();
     runs.reverse();
     runs.into_iter().filter_map(|r| r.run.error).collect()
 }
@@ -512,8 +516,8 @@ fn run_errors(core: &Core, id: &str) -> Vec<String> {
 /// What happened to a task, for the test's output: its runs (oldest first)
 /// with their status and error, and the approvals it asked for.
 fn describe(core: &Core, id: &str) -> String {
-    let t = core.get_task(id).unwrap();
-    let mut runs = core.task_runs(id).unwrap();
+    let t = core.tasks().get(id).unwrap();
+    let mut runs = core.runs().of_task(id).unwrap();
     runs.reverse();
     let runs: Vec<String> = runs
         .iter()
@@ -530,7 +534,8 @@ fn describe(core: &Core, id: &str) -> String {
         })
         .collect();
     let approvals: Vec<String> = core
-        .list_decided_approvals(Paging::default())
+        .approvals()
+        .list_decided(Paging::default())
         .unwrap()
         .items
         .into_iter()
@@ -550,20 +555,22 @@ fn describe(core: &Core, id: &str) -> String {
 /// repeat it"), as a person would; returns how many there were.
 fn reject_ambiguous(core: &Core) -> usize {
     let pending = core
-        .list_approvals(Some(ApprovalStatus::Pending), Paging::default())
+        .approvals()
+        .list(Some(ApprovalStatus::Pending), Paging::default())
         .unwrap()
         .items;
     for a in &pending {
         assert_eq!(a.kind, ApprovalKind::AmbiguousToolCall, "{}", a.title);
-        core.decide_approval(
-            &a.id,
-            Decision {
-                verdict: Some(Verdict::Reject),
-                comment: Some("it may have happened: do not repeat it".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        core.approvals()
+            .decide(
+                &a.id,
+                Decision {
+                    verdict: Some(Verdict::Reject),
+                    comment: Some("it may have happened: do not repeat it".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
     }
     pending.len()
 }
@@ -598,7 +605,7 @@ async fn finish_after_storage_fault(rig: &Rig, id: &str, title: &str) {
         match t.status {
             TaskStatus::Completed => break,
             TaskStatus::Failed => {
-                rig.core.retry_task(id).unwrap();
+                rig.core.tasks().retry(id).unwrap();
                 rig.orch.nudge();
             }
             TaskStatus::AwaitingApproval => {
@@ -612,7 +619,8 @@ async fn finish_after_storage_fault(rig: &Rig, id: &str, title: &str) {
             t.status,
             t.error,
             rig.core
-                .task_runs(id)
+                .runs()
+                .of_task(id)
                 .unwrap()
                 .iter()
                 .map(|r| (r.run.status, r.run.error.clone()))

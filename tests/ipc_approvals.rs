@@ -37,7 +37,7 @@ fn app_with(prepare: impl FnOnce(&ensemble_core::Core)) -> App {
 
 fn request(app: &App, title: &str) -> String {
     app.core()
-        .create_approval(NewApproval {
+        .approvals().create(NewApproval {
             title: title.into(),
             proposed_action: json!({ "tool": "code_run", "arguments": { "language": "python", "code": "print(1)" } }),
             ..Default::default()
@@ -136,14 +136,15 @@ fn history_lists_decided_requests_latest_decision_first() {
 
     // Expired requests are history too, rejected by default.
     app.core()
-        .create_approval(NewApproval {
+        .approvals()
+        .create(NewApproval {
             title: "Too late".into(),
             proposed_action: json!({}),
             expires_in_secs: Some(0),
             ..Default::default()
         })
         .unwrap();
-    app.core().expire_approvals().unwrap();
+    app.core().approvals().expire().unwrap();
     let history = ok(&app, "approvals_history", json!({}));
     assert_eq!(history["total"], 3);
     assert_eq!(history["items"][0]["title"], "Too late");

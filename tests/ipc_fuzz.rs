@@ -38,12 +38,12 @@ const CASES_PER_COMMAND: u32 = 24;
 
 /// Every command of the app's invoke handler.
 fn commands() -> Vec<String> {
-    let source = include_str!("../src-tauri/src/commands.rs");
+    let source = include_str!("../src-tauri/src/commands/handler.rs");
     let body = source
         .split("generate_handler![")
         .nth(1)
         .and_then(|rest| rest.split(']').next())
-        .expect("the handler list in commands.rs");
+        .expect("the handler list in commands/handler.rs");
     let list: Vec<String> = body
         .split(',')
         .map(str::trim)
@@ -446,20 +446,23 @@ fn every_command_survives_random_and_mutated_arguments() {
     let data = dir.path().join("data");
     let core = Arc::new(ensemble_core::Core::open(&data).unwrap());
     let agent = core
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("Seeded".into()),
             capabilities: Some(vec!["writing".into()]),
             ..Default::default()
         })
         .unwrap();
     let task = core
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "Seeded task".into(),
             ..Default::default()
         })
         .unwrap();
     let crew = core
-        .create_crew(CrewInput {
+        .crews()
+        .create(CrewInput {
             name: Some("Seeded crew".into()),
             members: Some(vec![MemberInput {
                 agent_id: agent.id.clone(),
@@ -469,7 +472,8 @@ fn every_command_survives_random_and_mutated_arguments() {
         })
         .unwrap();
     let session = core
-        .create_chat_session(SessionInput {
+        .chat()
+        .create_session(SessionInput {
             title: Some("Seeded chat".into()),
             ..Default::default()
         })
@@ -482,7 +486,8 @@ fn every_command_survives_random_and_mutated_arguments() {
     ];
     let before = seeded_rows(&core, &seeded);
     let crew_file = core
-        .export_crew(&crew.id, ensemble_core::crews::portable::ExportFormat::Json)
+        .crews()
+        .export(&crew.id, ensemble_core::crews::portable::ExportFormat::Json)
         .unwrap();
     let files = dir.path().join("files");
     std::fs::create_dir_all(&files).unwrap();

@@ -106,7 +106,7 @@ fn task_id(added: &str) -> String {
 }
 
 fn task(data: &Path, id: &str) -> Task {
-    Core::open(data).unwrap().get_task(id).unwrap()
+    Core::open(data).unwrap().tasks().get(id).unwrap()
 }
 
 fn wait_status(data: &Path, id: &str, want: TaskStatus, log: &Path) -> Task {
@@ -134,24 +134,26 @@ async fn the_runner_follows_pauses_and_cancels_made_by_another_process() {
     let data = tmp.path().join("data");
     let agent = {
         let core = Core::open(&data).unwrap();
-        core.create_provider(ProviderInput {
-            name: Some("fixture".into()),
-            kind: Some(ProviderKind::Ollama),
-            base_url: Some(server.url()),
-            default_model: Some("fixture".into()),
-            ..Default::default()
-        })
-        .unwrap();
-        core.create_agent(AgentInput {
-            name: Some("Solo".into()),
-            provider: Some("fixture".into()),
-            model: Some("fixture".into()),
-            autonomy: Some(Autonomy::Autopilot),
-            max_concurrent_tasks: Some(2),
-            ..Default::default()
-        })
-        .unwrap()
-        .id
+        core.providers()
+            .create(ProviderInput {
+                name: Some("fixture".into()),
+                kind: Some(ProviderKind::Ollama),
+                base_url: Some(server.url()),
+                default_model: Some("fixture".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        core.agents()
+            .create(AgentInput {
+                name: Some("Solo".into()),
+                provider: Some("fixture".into()),
+                model: Some("fixture".into()),
+                autonomy: Some(Autonomy::Autopilot),
+                max_concurrent_tasks: Some(2),
+                ..Default::default()
+            })
+            .unwrap()
+            .id
     };
     let log = tmp.path().join("runner.out");
     let mut runner = Runner(
@@ -184,7 +186,7 @@ async fn the_runner_follows_pauses_and_cancels_made_by_another_process() {
         "a paused agent took work; runner log:\n{}",
         std::fs::read_to_string(tmp.path().join("runner.err")).unwrap_or_default()
     );
-    let a = Core::open(&data).unwrap().get_agent(&agent).unwrap();
+    let a = Core::open(&data).unwrap().agents().get(&agent).unwrap();
     assert_eq!(a.status, AgentStatus::Paused, "the runner kept the pause");
 
     // Resumed: the waiting task runs.
@@ -199,7 +201,7 @@ async fn the_runner_follows_pauses_and_cancels_made_by_another_process() {
     let end = Instant::now() + Duration::from_secs(10);
     loop {
         let core = Core::open(&data).unwrap();
-        let runs = core.task_runs(&slow).unwrap();
+        let runs = core.runs().of_task(&slow).unwrap();
         if runs.iter().all(|r| r.run.status != RunStatus::Running) {
             break;
         }

@@ -166,7 +166,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) {
             };
             if change.entity == Entity::Approval && change.op == ChangeOp::Created {
                 let id = change.id.clone();
-                if let Ok(a) = core.call(move |c| c.get_approval(&id)).await {
+                if let Ok(a) = core.call(move |c| c.approvals().get(&id)).await {
                     notify(&handle, "Approval needed", &a.title, &Route::approvals());
                 }
             }

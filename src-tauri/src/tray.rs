@@ -100,7 +100,7 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 }
 
 fn read_counts(core: &Core) -> ensemble_core::Result<(u64, bool)> {
-    Ok((core.pending_approval_count()?, core.settings()?.paused))
+    Ok((core.approvals().pending_count()?, core.settings()?.paused))
 }
 
 /// Re-reads the pending count and pause state and updates the tray if they changed.

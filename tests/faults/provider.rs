@@ -11,9 +11,10 @@ use super::*;
 async fn a_provider_that_refuses_connections() {
     let mut rig = Rig::new(None).await;
     let refused = fixture_server::refused_url().await;
-    let cfg = rig.core.get_provider("fixture").unwrap();
+    let cfg = rig.core.providers().get("fixture").unwrap();
     rig.core
-        .update_provider(
+        .providers()
+        .update(
             &cfg.id,
             ProviderInput {
                 base_url: Some(refused.clone()),
@@ -50,7 +51,8 @@ async fn a_provider_that_refuses_connections() {
 
     // The provider comes back (here: its URL is corrected).
     rig.core
-        .update_provider(
+        .providers()
+        .update(
             &cfg.id,
             ProviderInput {
                 base_url: Some(rig.server.url()),
@@ -58,7 +60,7 @@ async fn a_provider_that_refuses_connections() {
             },
         )
         .unwrap();
-    rig.core.retry_task(&id).unwrap();
+    rig.core.tasks().retry(&id).unwrap();
     rig.orch.nudge();
     rig.completed(&id).await;
     assert_eq!(rig.effect_count("refused"), 1);
@@ -184,7 +186,7 @@ async fn a_provider_that_sends_malformed_ndjson() {
         .contains("this line is not json at all"));
     assert_eq!(rig.effect_count("garbled"), 0);
     // Retried by hand once the provider behaves: it completes.
-    rig.core.retry_task(&id).unwrap();
+    rig.core.tasks().retry(&id).unwrap();
     rig.orch.nudge();
     rig.completed(&id).await;
     assert_eq!(rig.effect_count("garbled"), 1);
@@ -214,7 +216,7 @@ async fn a_model_that_calls_tools_with_bad_arguments() {
     rig.start();
     rig.completed(&id).await;
     assert_eq!(rig.effect_count("wrong types"), 1);
-    let runs = rig.core.task_runs(&id).unwrap();
+    let runs = rig.core.runs().of_task(&id).unwrap();
     assert_eq!(runs.len(), 1);
     let first = &runs[0].steps[0];
     let obs = first.observation.as_deref().unwrap();
@@ -234,7 +236,7 @@ async fn a_model_that_calls_tools_with_bad_arguments() {
     let id = rig.task("unknown tool", 3);
     rig.completed(&id).await;
     assert_eq!(rig.effect_count("unknown tool"), 1);
-    let runs = rig.core.task_runs(&id).unwrap();
+    let runs = rig.core.runs().of_task(&id).unwrap();
     let obs = runs[0].steps[0].observation.as_deref().unwrap();
     assert_readable(
         obs,
@@ -266,7 +268,8 @@ async fn a_chat_stream_that_breaks_off() {
     let chat = ChatEngine::new(rig.core.clone(), rig.hub.clone());
     let agent = rig
         .core
-        .list_agents(&Default::default(), Paging::default())
+        .agents()
+        .list(&Default::default(), Paging::default())
         .unwrap()
         .items
         .remove(0);

@@ -38,7 +38,7 @@ async fn the_database_locked_by_another_connection() {
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let core = rig.core.clone();
     let refused = tokio::task::spawn_blocking(move || {
-        core.create_task(NewTask {
+        core.tasks().create(NewTask {
             title: "while locked".into(),
             ..Default::default()
         })
@@ -64,7 +64,7 @@ async fn the_database_locked_by_another_connection() {
 
     finish_after_storage_fault(&rig, &id, "locked out").await;
     println!("locked: {}", describe(&rig.core, &id));
-    let runs = rig.core.task_runs(&id).unwrap();
+    let runs = rig.core.runs().of_task(&id).unwrap();
     assert_eq!(runs.len(), 1, "the run went on rather than starting over");
     assert_readable(
         runs[0].run.error.as_deref().unwrap_or_default(),
@@ -72,7 +72,8 @@ async fn the_database_locked_by_another_connection() {
     );
     let asked = rig
         .core
-        .list_decided_approvals(Paging::default())
+        .approvals()
+        .list_decided(Paging::default())
         .unwrap()
         .items;
     assert!(
@@ -181,7 +182,7 @@ async fn disk_full(rig: &mut Rig, filler: &dyn Filler, case: &str) {
 
     let core = rig.core.clone();
     let refused = tokio::task::spawn_blocking(move || {
-        core.create_task(NewTask {
+        core.tasks().create(NewTask {
             title: "while full".into(),
             objective: Some("x".repeat(64 * 1024)),
             ..Default::default()
@@ -244,7 +245,7 @@ async fn a_failed_attempt_keeps_its_error_in_the_trace() {
     let id = rig.task("traced", 3);
     rig.start();
     rig.completed(&id).await;
-    let runs = rig.core.task_runs(&id).unwrap();
+    let runs = rig.core.runs().of_task(&id).unwrap();
     assert!(runs.len() >= 2, "a failed attempt and the one that worked");
     let failed = runs.last().unwrap();
     assert_eq!(failed.run.status, RunStatus::Failed);
@@ -285,14 +286,16 @@ async fn the_end_of_a_run_waits_for_room_on_the_disk() {
         )),
         BreakerConfig::default(),
     );
-    core.create_agent(AgentInput {
-        name: Some("Writer".into()),
-        autonomy: Some(Autonomy::Autopilot),
-        ..Default::default()
-    })
-    .unwrap();
+    core.agents()
+        .create(AgentInput {
+            name: Some("Writer".into()),
+            autonomy: Some(Autonomy::Autopilot),
+            ..Default::default()
+        })
+        .unwrap();
     let id = core
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "long answer".into(),
             ..Default::default()
         })
@@ -315,13 +318,13 @@ async fn the_end_of_a_run_waits_for_room_on_the_disk() {
     PageLimit.fill(&core);
     go.notify_one();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let t = core.get_task(&id).unwrap();
+    let t = core.tasks().get(&id).unwrap();
     assert_eq!(t.status, TaskStatus::Running, "{:?}", t.error);
     assert_eq!(orch.running_count(), 1, "the runner still holds the task");
     PageLimit.free(&core);
     let end = Instant::now() + LONG;
     loop {
-        let t = core.get_task(&id).unwrap();
+        let t = core.tasks().get(&id).unwrap();
         if t.status == TaskStatus::Completed {
             assert_eq!(t.output.map(|o| o.len()), Some(64 * 1024));
             break;

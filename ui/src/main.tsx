@@ -1,6 +1,6 @@
 import { StrictMode, useEffect } from "react";
 import { createRoot } from "react-dom/client";
-import { invoke } from "@tauri-apps/api/core";
+import { uiPainted } from "./commands";
 import { App } from "./App";
 import "./styles.css";
 
@@ -8,7 +8,7 @@ import "./styles.css";
  *  benchmark's signal; the app ignores it unless ENSEMBLE_BENCH_READY is set). */
 function FirstPaint() {
   useEffect(() => {
-    requestAnimationFrame(() => setTimeout(() => invoke("ui_painted").catch(() => {}), 0));
+    requestAnimationFrame(() => setTimeout(() => uiPainted().catch(() => {}), 0));
   }, []);
   return null;
 }

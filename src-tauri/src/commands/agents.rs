@@ -4,6 +4,7 @@ use ensemble_core::agents::{Agent, AgentFilter, AgentInput};
 use ensemble_core::{Page, Paging};
 use tauri::State;
 
+use crate::commands::id::Id;
 use crate::error::CmdResult;
 use crate::state::AppState;
 
@@ -14,47 +15,52 @@ pub async fn agents_list(
     paging: Option<Paging>,
 ) -> CmdResult<Page<Agent>> {
     state
-        .call(move |core| core.list_agents(&filter.unwrap_or_default(), paging.unwrap_or_default()))
+        .call(move |core| {
+            core.agents()
+                .list(&filter.unwrap_or_default(), paging.unwrap_or_default())
+        })
         .await
 }
 
 #[tauri::command]
-pub async fn agents_get(state: State<'_, AppState>, id: String) -> CmdResult<Agent> {
-    state.call(move |core| core.get_agent(&id)).await
+pub async fn agents_get(state: State<'_, AppState>, id: Id) -> CmdResult<Agent> {
+    state.call(move |core| core.agents().get(&id)).await
 }
 
 #[tauri::command]
 pub async fn agents_create(state: State<'_, AppState>, input: AgentInput) -> CmdResult<Agent> {
-    state.call(move |core| core.create_agent(input)).await
+    state.call(move |core| core.agents().create(input)).await
 }
 
 #[tauri::command]
 pub async fn agents_update(
     state: State<'_, AppState>,
-    id: String,
+    id: Id,
     input: AgentInput,
 ) -> CmdResult<Agent> {
-    state.call(move |core| core.update_agent(&id, input)).await
+    state
+        .call(move |core| core.agents().update(&id, input))
+        .await
 }
 
 #[tauri::command]
-pub async fn agents_delete(state: State<'_, AppState>, id: String) -> CmdResult<()> {
-    state.call(move |core| core.delete_agent(&id)).await
+pub async fn agents_delete(state: State<'_, AppState>, id: Id) -> CmdResult<()> {
+    state.call(move |core| core.agents().delete(&id)).await
 }
 
 /// A paused agent takes no new task (what it runs now finishes).
 #[tauri::command]
-pub async fn agents_pause(state: State<'_, AppState>, id: String) -> CmdResult<Agent> {
+pub async fn agents_pause(state: State<'_, AppState>, id: Id) -> CmdResult<Agent> {
     set_paused(&state, id, true).await
 }
 
 #[tauri::command]
-pub async fn agents_resume(state: State<'_, AppState>, id: String) -> CmdResult<Agent> {
+pub async fn agents_resume(state: State<'_, AppState>, id: Id) -> CmdResult<Agent> {
     set_paused(&state, id, false).await
 }
 
 /// Pauses or resumes an agent through the host (its orchestrator when this
 /// process runs the queue, else the store).
-async fn set_paused(state: &AppState, id: String, paused: bool) -> CmdResult<Agent> {
+async fn set_paused(state: &AppState, id: Id, paused: bool) -> CmdResult<Agent> {
     Ok(state.host().set_agent_paused(&id, paused).await?)
 }

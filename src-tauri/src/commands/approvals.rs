@@ -5,6 +5,7 @@ use ensemble_core::messages::{Message, MessageFilter};
 use ensemble_core::{Page, Paging};
 use tauri::State;
 
+use crate::commands::id::Id;
 use crate::error::CmdResult;
 use crate::state::AppState;
 
@@ -15,18 +16,18 @@ pub async fn approvals_list(
     paging: Option<Paging>,
 ) -> CmdResult<Page<Approval>> {
     state
-        .call(move |core| core.list_approvals(status, paging.unwrap_or_default()))
+        .call(move |core| core.approvals().list(status, paging.unwrap_or_default()))
         .await
 }
 
 #[tauri::command]
 pub async fn approvals_decide(
     state: State<'_, AppState>,
-    id: String,
+    id: Id,
     decision: Decision,
 ) -> CmdResult<Approval> {
     state
-        .call(move |core| core.decide_approval(&id, decision))
+        .call(move |core| core.approvals().decide(&id, decision))
         .await
 }
 
@@ -37,13 +38,13 @@ pub async fn approvals_history(
     paging: Option<Paging>,
 ) -> CmdResult<Page<Approval>> {
     state
-        .call(move |core| core.list_decided_approvals(paging.unwrap_or_default()))
+        .call(move |core| core.approvals().list_decided(paging.unwrap_or_default()))
         .await
 }
 
 #[tauri::command]
 pub async fn approvals_pending_count(state: State<'_, AppState>) -> CmdResult<u64> {
-    state.call(|core| core.pending_approval_count()).await
+    state.call(|core| core.approvals().pending_count()).await
 }
 
 #[tauri::command]
@@ -54,7 +55,8 @@ pub async fn messages_list(
 ) -> CmdResult<Page<Message>> {
     state
         .call(move |core| {
-            core.list_messages(&filter.unwrap_or_default(), paging.unwrap_or_default())
+            core.messages()
+                .list(&filter.unwrap_or_default(), paging.unwrap_or_default())
         })
         .await
 }

@@ -7,6 +7,7 @@ use ensemble_core::{Page, Paging};
 use tauri::ipc::Channel;
 use tauri::State;
 
+use crate::commands::id::Id;
 use crate::error::CmdResult;
 use crate::state::AppState;
 
@@ -16,35 +17,40 @@ pub async fn chat_sessions_list(
     paging: Option<Paging>,
 ) -> CmdResult<Page<ChatSession>> {
     state
-        .call(move |core| core.list_chat_sessions(paging.unwrap_or_default()))
+        .call(move |core| core.chat().list_sessions(paging.unwrap_or_default()))
         .await
 }
 
 #[tauri::command]
 pub async fn chat_messages_list(
     state: State<'_, AppState>,
-    session_id: String,
+    session_id: Id,
     paging: Option<Paging>,
 ) -> CmdResult<Page<ChatMessage>> {
     state
-        .call(move |core| core.chat_messages(&session_id, paging.unwrap_or_default()))
+        .call(move |core| {
+            core.chat()
+                .messages(&session_id, paging.unwrap_or_default())
+        })
         .await
 }
 
 #[tauri::command]
 pub async fn chat_session_update(
     state: State<'_, AppState>,
-    id: String,
+    id: Id,
     input: SessionInput,
 ) -> CmdResult<ChatSession> {
     state
-        .call(move |core| core.update_chat_session(&id, input))
+        .call(move |core| core.chat().update_session(&id, input))
         .await
 }
 
 #[tauri::command]
-pub async fn chat_session_delete(state: State<'_, AppState>, id: String) -> CmdResult<()> {
-    state.call(move |core| core.delete_chat_session(&id)).await
+pub async fn chat_session_delete(state: State<'_, AppState>, id: Id) -> CmdResult<()> {
+    state
+        .call(move |core| core.chat().delete_session(&id))
+        .await
 }
 
 /// Streams an answer into `on_event`; resolves with the stored answer. A
@@ -62,6 +68,6 @@ pub async fn chat_send(
 
 /// Stops a streaming answer; it is kept with status `stopped`.
 #[tauri::command]
-pub fn chat_stop(state: State<'_, AppState>, message_id: String) -> bool {
+pub fn chat_stop(state: State<'_, AppState>, message_id: Id) -> bool {
     state.chat().stop(&message_id)
 }

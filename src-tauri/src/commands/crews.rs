@@ -10,6 +10,7 @@ use ensemble_core::messages::Message;
 use ensemble_core::{Page, Paging};
 use tauri::State;
 
+use crate::commands::id::Id;
 use crate::error::CmdResult;
 use crate::state::AppState;
 
@@ -20,48 +21,51 @@ pub async fn crews_list(
     paging: Option<Paging>,
 ) -> CmdResult<Page<Crew>> {
     state
-        .call(move |core| core.list_crews(search.as_deref(), paging.unwrap_or_default()))
+        .call(move |core| {
+            core.crews()
+                .list(search.as_deref(), paging.unwrap_or_default())
+        })
         .await
 }
 
 #[tauri::command]
-pub async fn crews_get(state: State<'_, AppState>, id: String) -> CmdResult<Crew> {
-    state.call(move |core| core.get_crew(&id)).await
+pub async fn crews_get(state: State<'_, AppState>, id: Id) -> CmdResult<Crew> {
+    state.call(move |core| core.crews().get(&id)).await
 }
 
 #[tauri::command]
 pub async fn crews_create(state: State<'_, AppState>, input: CrewInput) -> CmdResult<Crew> {
-    state.call(move |core| core.create_crew(input)).await
+    state.call(move |core| core.crews().create(input)).await
 }
 
 #[tauri::command]
-pub async fn crews_update(
-    state: State<'_, AppState>,
-    id: String,
-    input: CrewInput,
-) -> CmdResult<Crew> {
-    state.call(move |core| core.update_crew(&id, input)).await
+pub async fn crews_update(state: State<'_, AppState>, id: Id, input: CrewInput) -> CmdResult<Crew> {
+    state
+        .call(move |core| core.crews().update(&id, input))
+        .await
 }
 
 #[tauri::command]
-pub async fn crews_delete(state: State<'_, AppState>, id: String) -> CmdResult<()> {
-    state.call(move |core| core.delete_crew(&id)).await
+pub async fn crews_delete(state: State<'_, AppState>, id: Id) -> CmdResult<()> {
+    state.call(move |core| core.crews().delete(&id)).await
 }
 
 #[tauri::command]
 pub async fn crews_add_relationship(
     state: State<'_, AppState>,
-    crew_id: String,
+    crew_id: Id,
     input: RelationshipInput,
 ) -> CmdResult<Relationship> {
     state
-        .call(move |core| core.add_relationship(&crew_id, input))
+        .call(move |core| core.crews().add_relationship(&crew_id, input))
         .await
 }
 
 #[tauri::command]
-pub async fn crews_remove_relationship(state: State<'_, AppState>, id: String) -> CmdResult<()> {
-    state.call(move |core| core.remove_relationship(&id)).await
+pub async fn crews_remove_relationship(state: State<'_, AppState>, id: Id) -> CmdResult<()> {
+    state
+        .call(move |core| core.crews().remove_relationship(&id))
+        .await
 }
 
 #[tauri::command]
@@ -77,7 +81,10 @@ pub async fn crews_create_from_template(
     options: Option<FromTemplate>,
 ) -> CmdResult<Crew> {
     state
-        .call(move |core| core.create_crew_from_template(&key, options.unwrap_or_default()))
+        .call(move |core| {
+            core.crews()
+                .create_from_template(&key, options.unwrap_or_default())
+        })
         .await
 }
 
@@ -85,25 +92,28 @@ pub async fn crews_create_from_template(
 #[tauri::command]
 pub async fn crews_export(
     state: State<'_, AppState>,
-    id: String,
+    id: Id,
     format: Option<ExportFormat>,
 ) -> CmdResult<String> {
     state
-        .call(move |core| core.export_crew(&id, format.unwrap_or(ExportFormat::Json)))
+        .call(move |core| {
+            core.crews()
+                .export(&id, format.unwrap_or(ExportFormat::Json))
+        })
         .await
 }
 
 /// Imports a crew document (JSON or YAML); all or nothing.
 #[tauri::command]
 pub async fn crews_import(state: State<'_, AppState>, text: String) -> CmdResult<Crew> {
-    state.call(move |core| core.import_crew(&text)).await
+    state.call(move |core| core.crews().import(&text)).await
 }
 
 /// Starts a run of the crew in the background; returns it as recorded.
 #[tauri::command]
 pub async fn crews_run_start(
     state: State<'_, AppState>,
-    crew_id: String,
+    crew_id: Id,
     input: Option<String>,
 ) -> CmdResult<CrewRun> {
     Ok(state
@@ -113,13 +123,13 @@ pub async fn crews_run_start(
 }
 
 #[tauri::command]
-pub async fn crews_run_get(state: State<'_, AppState>, id: String) -> CmdResult<CrewRun> {
-    state.call(move |core| core.get_crew_run(&id)).await
+pub async fn crews_run_get(state: State<'_, AppState>, id: Id) -> CmdResult<CrewRun> {
+    state.call(move |core| core.crews().get_run(&id)).await
 }
 
 /// Asks a run to stop (whichever process drives it).
 #[tauri::command]
-pub async fn crews_run_stop(state: State<'_, AppState>, id: String) -> CmdResult<CrewRun> {
+pub async fn crews_run_stop(state: State<'_, AppState>, id: Id) -> CmdResult<CrewRun> {
     Ok(state.crews().stop(&id).await?)
 }
 
@@ -131,7 +141,10 @@ pub async fn crews_runs_list(
     paging: Option<Paging>,
 ) -> CmdResult<Page<CrewRun>> {
     state
-        .call(move |core| core.list_crew_runs(crew_id.as_deref(), paging.unwrap_or_default()))
+        .call(move |core| {
+            core.crews()
+                .list_runs(crew_id.as_deref(), paging.unwrap_or_default())
+        })
         .await
 }
 
@@ -139,10 +152,10 @@ pub async fn crews_runs_list(
 #[tauri::command]
 pub async fn crews_run_messages(
     state: State<'_, AppState>,
-    id: String,
+    id: Id,
     paging: Option<Paging>,
 ) -> CmdResult<Page<Message>> {
     state
-        .call(move |core| core.crew_run_messages(&id, paging.unwrap_or_default()))
+        .call(move |core| core.crews().run_messages(&id, paging.unwrap_or_default()))
         .await
 }

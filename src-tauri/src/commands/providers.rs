@@ -12,7 +12,7 @@ use crate::state::AppState;
 
 #[tauri::command]
 pub async fn providers_list(state: State<'_, AppState>) -> CmdResult<Vec<ProviderConfig>> {
-    state.call(|core| core.list_providers()).await
+    state.call(|core| core.providers().list()).await
 }
 
 /// Every provider's status (reachable, models, breaker) and the default in use.
@@ -26,7 +26,7 @@ pub async fn providers_overview(state: State<'_, AppState>) -> CmdResult<Provide
 pub async fn providers_test(state: State<'_, AppState>, name: String) -> CmdResult<ProviderStatus> {
     let hub = state.hub().clone();
     hub.refresh_default();
-    let cfg = state.call(move |core| core.get_provider(&name)).await?;
+    let cfg = state.call(move |core| core.providers().get(&name)).await?;
     let default = hub.default_choice().await?;
     Ok(hub.status(&cfg, &default).await)
 }
@@ -36,7 +36,7 @@ pub async fn providers_create(
     state: State<'_, AppState>,
     input: ProviderInput,
 ) -> CmdResult<ProviderConfig> {
-    state.call(move |core| core.create_provider(input)).await
+    state.call(move |core| core.providers().create(input)).await
 }
 
 #[tauri::command]
@@ -46,7 +46,7 @@ pub async fn providers_update(
     input: ProviderInput,
 ) -> CmdResult<ProviderConfig> {
     state
-        .call(move |core| core.update_provider(&name, input))
+        .call(move |core| core.providers().update(&name, input))
         .await
 }
 

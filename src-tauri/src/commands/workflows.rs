@@ -1,11 +1,12 @@
 //! Workflow commands: reusable DAGs of steps, their runs and each run's step
 //! states (the UI draws them as a graph).
 
-use ensemble_core::orchestrator::workflow::WorkflowRun;
+use ensemble_core::workflows::WorkflowRun;
 use ensemble_core::workflows::{Workflow, WorkflowInput};
 use ensemble_core::{Page, Paging};
 use tauri::State;
 
+use crate::commands::id::Id;
 use crate::error::CmdResult;
 use crate::state::AppState;
 
@@ -17,14 +18,15 @@ pub async fn workflows_list(
 ) -> CmdResult<Page<Workflow>> {
     state
         .call(move |core| {
-            core.list_workflows(templates_only.unwrap_or(false), paging.unwrap_or_default())
+            core.workflows()
+                .list(templates_only.unwrap_or(false), paging.unwrap_or_default())
         })
         .await
 }
 
 #[tauri::command]
-pub async fn workflows_get(state: State<'_, AppState>, id: String) -> CmdResult<Workflow> {
-    state.call(move |core| core.get_workflow(&id)).await
+pub async fn workflows_get(state: State<'_, AppState>, id: Id) -> CmdResult<Workflow> {
+    state.call(move |core| core.workflows().get(&id)).await
 }
 
 /// Creates a workflow from its definition (validated: known steps, no cycle).
@@ -33,19 +35,19 @@ pub async fn workflows_create(
     state: State<'_, AppState>,
     input: WorkflowInput,
 ) -> CmdResult<Workflow> {
-    state.call(move |core| core.create_workflow(input)).await
+    state.call(move |core| core.workflows().create(input)).await
 }
 
 /// Starts a run: every ready step becomes a task now.
 #[tauri::command]
 pub async fn workflows_run(
     state: State<'_, AppState>,
-    id: String,
+    id: Id,
     input: Option<serde_json::Value>,
 ) -> CmdResult<WorkflowRun> {
     let input = input.unwrap_or(serde_json::Value::Null);
     state
-        .call(move |core| core.start_workflow(&id, input))
+        .call(move |core| core.workflows().start(&id, input))
         .await
 }
 
@@ -53,12 +55,12 @@ pub async fn workflows_run(
 #[tauri::command]
 pub async fn workflows_runs(
     state: State<'_, AppState>,
-    workflow_id: String,
+    workflow_id: Id,
 ) -> CmdResult<Vec<WorkflowRun>> {
     state
         .call(move |core| {
-            core.get_workflow(&workflow_id)?;
-            core.workflow_runs(&workflow_id)
+            core.workflows().get(&workflow_id)?;
+            core.workflows().runs(&workflow_id)
         })
         .await
 }
@@ -67,7 +69,7 @@ pub async fn workflows_runs(
 #[tauri::command]
 pub async fn workflows_run_status(
     state: State<'_, AppState>,
-    run_id: String,
+    run_id: Id,
 ) -> CmdResult<WorkflowRun> {
-    state.call(move |core| core.workflow_run(&run_id)).await
+    state.call(move |core| core.workflows().run(&run_id)).await
 }

@@ -4,6 +4,12 @@ import type { CrewMember } from "./CrewMember";
 import type { CrewStatus } from "./CrewStatus";
 import type { Process } from "./Process";
 import type { Relationship } from "./Relationship";
+import type { RoutingConfig } from "./RoutingConfig";
 import type { JsonValue } from "./serde_json/JsonValue";
 
-export type Crew = { id: string, name: string, goal: string, process: Process, manager_agent_id: string | null, strategy: JsonValue, shared_context: JsonValue, escalation_rules: JsonValue, budget: Budget, max_rounds: number, status: CrewStatus, template: string | null, members: Array<CrewMember>, relationships: Array<Relationship>, created_at: string, updated_at: string, };
+export type Crew = { id: string, name: string, goal: string, process: Process, manager_agent_id: string | null, 
+/**
+ * How the routed process picks who answers (the defaults for the
+ * other processes, which do not read it).
+ */
+strategy: RoutingConfig, shared_context: JsonValue, escalation_rules: JsonValue, budget: Budget, max_rounds: number, status: CrewStatus, template: string | null, members: Array<CrewMember>, relationships: Array<Relationship>, created_at: string, updated_at: string, };

@@ -8,4 +8,10 @@ import type { JsonValue } from "./serde_json/JsonValue";
  * Fields to create or change a crew; on update, unset fields stay. `members`
  * replaces the member list (in order). An empty `manager_agent_id` clears it.
  */
-export type CrewInput = { name?: string, goal?: string, process?: Process, manager_agent_id?: string, strategy?: JsonValue, shared_context?: JsonValue, escalation_rules?: JsonValue, budget?: Budget, max_rounds?: number, members?: Array<MemberInput>, };
+export type CrewInput = { name?: string, goal?: string, process?: Process, manager_agent_id?: string, 
+/**
+ * The routing settings as JSON (`{"strategy": "top_k", "k": 2, …}`),
+ * read by [`RoutingConfig::from_value`], which names a bad field;
+ * missing keys take their defaults.
+ */
+strategy?: JsonValue, shared_context?: JsonValue, escalation_rules?: JsonValue, budget?: Budget, max_rounds?: number, members?: Array<MemberInput>, };

@@ -10,9 +10,13 @@ import type { CrewRun } from "../bindings/CrewRun";
 import type { CrewTemplate } from "../bindings/CrewTemplate";
 import type { Message } from "../bindings/Message";
 import type { Relationship } from "../bindings/Relationship";
+import type { RoutingConfig } from "../bindings/RoutingConfig";
 import { STORE_CHANGED } from "../hooks";
 import { agent } from "./fixtures";
 import { at, MINUTE, SECOND } from "./clock";
+
+/** The routing settings a crew has by default (`RoutingConfig::default`). */
+const ROUTING: RoutingConfig = { strategy: "top_1", k: 2, threshold: 0.5, aggregator_agent_id: null };
 
 const T = at();
 const page = <X,>(items: X[]) => ({ items, total: items.length, limit: 500, offset: 0 });
@@ -28,7 +32,7 @@ function crew(over: Partial<Crew> = {}): Crew {
     goal: "Write the launch note",
     process: "sequential",
     manager_agent_id: null,
-    strategy: {},
+    strategy: ROUTING,
     shared_context: {},
     escalation_rules: {},
     budget: { max_tokens: null, max_cost: null, max_wall_secs: null },
@@ -107,7 +111,7 @@ const TEMPLATES: CrewTemplate[] = [
     manager: null,
     relationships: [["Reviewer", "supervises", "Writer"]],
     max_rounds: 5,
-    strategy: {},
+    strategy: ROUTING,
   },
   {
     key: "draft_and_review",
@@ -122,7 +126,7 @@ const TEMPLATES: CrewTemplate[] = [
     manager: null,
     relationships: [["Reviewer", "supervises", "Writer"]],
     max_rounds: 5,
-    strategy: {},
+    strategy: ROUTING,
   },
 ];
 

@@ -35,7 +35,7 @@ function trace(): RunTrace {
       provider: "embedded",
       model: "gemma-3-270m-q4_k_m.gguf",
       error: "the model gave no final answer",
-      state: {},
+      state: { retry: false },
       tokens_in: 310,
       tokens_out: 42,
       cost: 0,

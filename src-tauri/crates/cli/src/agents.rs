@@ -18,7 +18,7 @@ pub enum AgentsCmd {
         limit: u32,
     },
     /// Show one agent
-    Show { id: String },
+    Show { id: ensemble_core::IdArg },
     /// Add an agent (optionally from a template: researcher, analyst, writer, reviewer, manager, …)
     Add {
         name: String,
@@ -43,18 +43,18 @@ pub enum AgentsCmd {
         system_prompt: Option<String>,
     },
     /// Remove an agent
-    Rm { id: String },
+    Rm { id: ensemble_core::IdArg },
     /// Pause an agent: it takes no new work (a running `ensemble run` or the
     /// app notices within a couple of seconds)
-    Pause { id: String },
+    Pause { id: ensemble_core::IdArg },
     /// Resume a paused agent
-    Resume { id: String },
+    Resume { id: ensemble_core::IdArg },
 }
 
 pub fn run(core: &Core, out: &Out, cmd: AgentsCmd) -> CliResult {
     match cmd {
         AgentsCmd::List { search, limit } => {
-            let page = core.list_agents(
+            let page = core.agents().list(
                 &AgentFilter {
                     search,
                     ..Default::default()
@@ -96,7 +96,7 @@ pub fn run(core: &Core, out: &Out, cmd: AgentsCmd) -> CliResult {
         AgentsCmd::Pause { id } => set_paused(core, out, &id, true),
         AgentsCmd::Resume { id } => set_paused(core, out, &id, false),
         AgentsCmd::Show { id } => {
-            let a = core.get_agent(&id)?;
+            let a = core.agents().get(&id)?;
             if out.json {
                 return out.json(&a);
             }
@@ -143,7 +143,7 @@ pub fn run(core: &Core, out: &Out, cmd: AgentsCmd) -> CliResult {
                 system_prompt,
                 ..Default::default()
             };
-            let a = core.create_agent(input)?;
+            let a = core.agents().create(input)?;
             if out.json {
                 return out.json(&a);
             }
@@ -151,7 +151,7 @@ pub fn run(core: &Core, out: &Out, cmd: AgentsCmd) -> CliResult {
             Ok(())
         }
         AgentsCmd::Rm { id } => {
-            core.delete_agent(&id)?;
+            core.agents().delete(&id)?;
             if out.json {
                 return out.json(&serde_json::json!({ "deleted": id }));
             }
@@ -167,8 +167,8 @@ fn set_paused(core: &Core, out: &Out, id: &str, paused: bool) -> CliResult {
     } else {
         AgentStatus::Idle
     };
-    core.set_agent_status(id, status)?;
-    let a = core.get_agent(id)?;
+    core.agents().set_status(id, status)?;
+    let a = core.agents().get(id)?;
     if out.json {
         return out.json(&a);
     }

@@ -17,13 +17,13 @@ pub enum ApprovalsCmd {
     },
     /// Approve a pending request
     Approve {
-        id: String,
+        id: ensemble_core::IdArg,
         #[arg(long)]
         comment: Option<String>,
     },
     /// Reject a pending request; the reason goes back to the agent
     Reject {
-        id: String,
+        id: ensemble_core::IdArg,
         #[arg(long)]
         comment: Option<String>,
     },
@@ -36,7 +36,7 @@ pub fn run(core: &Core, out: &Out, cmd: ApprovalsCmd) -> CliResult {
                 "all" => None,
                 s => Some(s.parse::<ApprovalStatus>()?),
             };
-            let page = core.list_approvals(status, Paging::default())?;
+            let page = core.approvals().list(status, Paging::default())?;
             if out.json {
                 return out.json(&page.items);
             }
@@ -72,7 +72,7 @@ fn decide(
     verdict: Verdict,
     comment: Option<String>,
 ) -> CliResult {
-    let a = core.decide_approval(
+    let a = core.approvals().decide(
         id,
         Decision {
             verdict: Some(verdict),

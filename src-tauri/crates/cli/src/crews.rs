@@ -16,7 +16,7 @@ pub enum CrewsCmd {
     /// List crews
     List,
     /// Show one crew
-    Show { id: String },
+    Show { id: ensemble_core::IdArg },
     /// Add a crew
     Add {
         name: String,
@@ -75,7 +75,7 @@ pub enum CrewsCmd {
     Stop { run: String },
     /// Write a crew (agents, relationships, settings) as JSON or YAML
     Export {
-        id: String,
+        id: ensemble_core::IdArg,
         /// json or yaml
         #[arg(long, default_value = "yaml")]
         format: String,
@@ -119,7 +119,7 @@ pub fn run(core: &std::sync::Arc<Core>, out: &Out, cmd: CrewsCmd) -> CliResult {
             provider,
             model,
         } => {
-            let c = core.create_crew_from_template(
+            let c = core.crews().create_from_template(
                 &template,
                 FromTemplate {
                     name,
@@ -144,7 +144,7 @@ pub fn run(core: &std::sync::Arc<Core>, out: &Out, cmd: CrewsCmd) -> CliResult {
         CrewsCmd::Runs { crew } => run::list(core, out, crew.as_deref()),
         CrewsCmd::Timeline { run: id } => run::timeline(core, out, &id),
         CrewsCmd::Stop { run: id } => {
-            let r = core.request_crew_run_stop(&id)?;
+            let r = core.crews().request_stop(&id)?;
             if out.json {
                 return out.json(&r);
             }
@@ -153,7 +153,7 @@ pub fn run(core: &std::sync::Arc<Core>, out: &Out, cmd: CrewsCmd) -> CliResult {
         }
         CrewsCmd::Export { id, format, output } => {
             let format = format.trim().to_lowercase().parse::<ExportFormat>()?;
-            let text = core.export_crew(&id, format)?;
+            let text = core.crews().export(&id, format)?;
             match output {
                 Some(path) => {
                     std::fs::write(&path, &text).map_err(|e| CliError {
@@ -182,7 +182,7 @@ pub fn run(core: &std::sync::Arc<Core>, out: &Out, cmd: CrewsCmd) -> CliResult {
                     code: 1,
                 })?
             };
-            let c = core.import_crew(&text)?;
+            let c = core.crews().import(&text)?;
             if out.json {
                 return out.json(&c);
             }
@@ -195,7 +195,7 @@ pub fn run(core: &std::sync::Arc<Core>, out: &Out, cmd: CrewsCmd) -> CliResult {
             Ok(())
         }
         CrewsCmd::List => {
-            let page = core.list_crews(None, Paging::default())?;
+            let page = core.crews().list(None, Paging::default())?;
             if out.json {
                 return out.json(&page.items);
             }
@@ -220,7 +220,7 @@ pub fn run(core: &std::sync::Arc<Core>, out: &Out, cmd: CrewsCmd) -> CliResult {
             Ok(())
         }
         CrewsCmd::Show { id } => {
-            let c = core.get_crew(&id)?;
+            let c = core.crews().get(&id)?;
             if out.json {
                 return out.json(&c);
             }
@@ -245,7 +245,7 @@ pub fn run(core: &std::sync::Arc<Core>, out: &Out, cmd: CrewsCmd) -> CliResult {
             trust,
         } => {
             let kind = kind.trim().parse::<RelationKind>()?;
-            let r = core.add_relationship(
+            let r = core.crews().add_relationship(
                 &crew,
                 RelationshipInput {
                     from_agent_id: from,
@@ -278,7 +278,7 @@ pub fn run(core: &std::sync::Arc<Core>, out: &Out, cmd: CrewsCmd) -> CliResult {
                     })
                     .collect()
             });
-            let c = core.create_crew(CrewInput {
+            let c = core.crews().create(CrewInput {
                 name: Some(name),
                 goal,
                 process,

@@ -215,7 +215,7 @@ async fn probe(
         _ => {
             let overview = services.hub.models_overview().await?;
             if let Some(p) = &provider {
-                services.core.get_provider(p)?;
+                services.core.providers().get(p)?;
                 if let Some((_, e)) = overview.unreachable.iter().find(|(n, _)| n == p) {
                     return Err(CliError {
                         message: format!("{p} is not reachable: {}", e.message),

@@ -74,7 +74,7 @@ pub fn run(core: &Arc<Core>, out: &Out, args: RunArgs) -> CliResult {
                     continue;
                 }
                 let id = c.id.clone();
-                let Ok(t) = reporter_core.call(move |c| c.get_task(&id)).await else { continue };
+                let Ok(t) = reporter_core.call(move |c| c.tasks().get(&id)).await else { continue };
                 if !matches!(t.status, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::AwaitingApproval | TaskStatus::WaitingInput) {
                     reported.remove(&t.id);
                     continue;

@@ -92,7 +92,7 @@ pub fn run_settings(core: &Arc<Core>, out: &Out, cmd: SettingsCmd) -> CliResult 
 pub fn run_providers(core: &Arc<Core>, out: &Out, cmd: ProvidersCmd) -> CliResult {
     match cmd {
         ProvidersCmd::List => {
-            let list = core.list_providers()?;
+            let list = core.providers().list()?;
             if out.json {
                 return out.json(&list);
             }
@@ -119,7 +119,7 @@ pub fn run_providers(core: &Arc<Core>, out: &Out, cmd: ProvidersCmd) -> CliResul
             max_concurrent,
         } => {
             let kind: ProviderKind = kind.parse().map_err(ensemble_core::CoreError::from)?;
-            let p = core.create_provider(ProviderInput {
+            let p = core.providers().create(ProviderInput {
                 name: Some(name),
                 kind: Some(kind),
                 base_url: Some(url),

@@ -18,7 +18,7 @@ pub enum TasksCmd {
         limit: u32,
     },
     /// Show one task
-    Show { id: String },
+    Show { id: ensemble_core::IdArg },
     /// Add a task to the queue
     Add {
         title: String,
@@ -41,12 +41,12 @@ pub enum TasksCmd {
         parent: Option<String>,
     },
     /// Cancel a task (and its open subtasks)
-    Cancel { id: String },
+    Cancel { id: ensemble_core::IdArg },
     /// Put a failed task back in the queue (a failed workflow step reopens its run)
-    Retry { id: String },
+    Retry { id: ensemble_core::IdArg },
     /// Make a task wait for another one
     Depend {
-        id: String,
+        id: ensemble_core::IdArg,
         /// The task it waits for
         #[arg(long)]
         on: String,
@@ -72,7 +72,7 @@ pub fn run(core: &Core, out: &Out, cmd: TasksCmd) -> CliResult {
             let statuses = status
                 .map(|s| s.trim().parse::<TaskStatus>().map(|s| vec![s]))
                 .transpose()?;
-            let page = core.list_tasks(
+            let page = core.tasks().list(
                 &TaskFilter {
                     statuses,
                     ..Default::default()
@@ -113,7 +113,7 @@ pub fn run(core: &Core, out: &Out, cmd: TasksCmd) -> CliResult {
             Ok(())
         }
         TasksCmd::Show { id } => {
-            let t = core.get_task(&id)?;
+            let t = core.tasks().get(&id)?;
             if out.json {
                 return out.json(&t);
             }
@@ -159,7 +159,7 @@ pub fn run(core: &Core, out: &Out, cmd: TasksCmd) -> CliResult {
                 parent_task_id: parent,
                 ..Default::default()
             };
-            let t = core.create_task(input)?;
+            let t = core.tasks().create(input)?;
             if out.json {
                 return out.json(&t);
             }
@@ -170,7 +170,7 @@ pub fn run(core: &Core, out: &Out, cmd: TasksCmd) -> CliResult {
             Ok(())
         }
         TasksCmd::Depend { id, on } => {
-            let t = core.add_task_dependency(&id, &on)?;
+            let t = core.tasks().add_dependency(&id, &on)?;
             if out.json {
                 return out.json(&t);
             }
@@ -182,7 +182,7 @@ pub fn run(core: &Core, out: &Out, cmd: TasksCmd) -> CliResult {
             Ok(())
         }
         TasksCmd::Cancel { id } => {
-            let t = core.cancel_task(&id)?;
+            let t = core.tasks().cancel(&id)?;
             if out.json {
                 return out.json(&t);
             }
@@ -190,7 +190,7 @@ pub fn run(core: &Core, out: &Out, cmd: TasksCmd) -> CliResult {
             Ok(())
         }
         TasksCmd::Retry { id } => {
-            let t = core.retry_task(&id)?;
+            let t = core.tasks().retry(&id)?;
             if out.json {
                 return out.json(&t);
             }

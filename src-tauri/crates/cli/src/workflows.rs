@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Subcommand;
-use ensemble_core::orchestrator::workflow::WorkflowRunStatus;
 use ensemble_core::orchestrator::RunnerLock;
+use ensemble_core::workflows::WorkflowRunStatus;
 use ensemble_core::workflows::{WorkflowDefinition, WorkflowInput};
 use ensemble_core::{Core, CoreError, Paging};
 use ensemble_host::{Host, SHUTDOWN_WAIT};
@@ -20,7 +20,7 @@ pub enum WorkflowsCmd {
     /// List workflows (and templates)
     List,
     /// Show a workflow's steps
-    Show { id: String },
+    Show { id: ensemble_core::IdArg },
     /// Add a workflow from a JSON definition: {"steps": [{"key", "prompt", "depends_on", …}], "on_failure"}
     Add {
         name: String,
@@ -35,7 +35,7 @@ pub enum WorkflowsCmd {
     },
     /// Start a run
     Run {
-        id: String,
+        id: ensemble_core::IdArg,
         /// Text available to prompts as {{input}}
         #[arg(long)]
         input: Option<String>,
@@ -44,7 +44,7 @@ pub enum WorkflowsCmd {
         wait: bool,
     },
     /// Show a run's step states
-    Status { run_id: String },
+    Status { run_id: ensemble_core::IdArg },
 }
 
 fn definition(raw: &str) -> Result<WorkflowDefinition, CliError> {
@@ -61,7 +61,7 @@ fn definition(raw: &str) -> Result<WorkflowDefinition, CliError> {
     })
 }
 
-fn print_run(out: &Out, run: &ensemble_core::orchestrator::workflow::WorkflowRun) -> CliResult {
+fn print_run(out: &Out, run: &ensemble_core::workflows::WorkflowRun) -> CliResult {
     if out.json {
         return out.json(run);
     }
@@ -84,7 +84,7 @@ fn print_run(out: &Out, run: &ensemble_core::orchestrator::workflow::WorkflowRun
 pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
     match cmd {
         WorkflowsCmd::List => {
-            let page = core.list_workflows(false, Paging::default())?;
+            let page = core.workflows().list(false, Paging::default())?;
             if out.json {
                 return out.json(&page.items);
             }
@@ -112,7 +112,7 @@ pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
             Ok(())
         }
         WorkflowsCmd::Show { id } => {
-            let w = core.get_workflow(&id)?;
+            let w = core.workflows().get(&id)?;
             if out.json {
                 return out.json(&w);
             }
@@ -133,7 +133,7 @@ pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
             description,
             template,
         } => {
-            let w = core.create_workflow(WorkflowInput {
+            let w = core.workflows().create(WorkflowInput {
                 name: Some(name),
                 description,
                 is_template: Some(template),
@@ -150,13 +150,13 @@ pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
             ));
             Ok(())
         }
-        WorkflowsCmd::Status { run_id } => print_run(out, &core.workflow_run(&run_id)?),
+        WorkflowsCmd::Status { run_id } => print_run(out, &core.workflows().run(&run_id)?),
         WorkflowsCmd::Run { id, input, wait } => {
             let input = input
                 .map(serde_json::Value::String)
                 .unwrap_or(serde_json::Value::Null);
             if !wait {
-                let run = core.start_workflow(&id, input)?;
+                let run = core.workflows().start(&id, input)?;
                 if !out.json {
                     out.text(&format!(
                         "Queued workflow run {}; a runner (the app or `ensemble run`) executes it.",
@@ -174,7 +174,7 @@ pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
                 let queued = match host.take_runner() {
                     Ok(true) => host
                         .core()
-                        .call(move |c| c.start_workflow(&id, input))
+                        .call(move |c| c.workflows().start(&id, input))
                         .await
                         .map_err(CliError::from),
                     Ok(false) => Err(CliError::from(RunnerLock::busy())),
@@ -185,7 +185,7 @@ pub fn run(core: &Arc<Core>, out: &Out, cmd: WorkflowsCmd) -> CliResult {
                     Ok(run) => loop {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         let id = run.id.clone();
-                        match host.core().call(move |c| c.workflow_run(&id)).await {
+                        match host.core().call(move |c| c.workflows().run(&id)).await {
                             Ok(r) if r.status != WorkflowRunStatus::Running => break Ok(r),
                             Err(e) => break Err(CliError::from(e)),
                             _ => {}

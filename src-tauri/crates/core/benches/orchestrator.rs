@@ -121,15 +121,16 @@ fn cpu_seconds() -> f64 {
 fn throughput(n: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let core = Arc::new(Core::open(dir.path()).expect("core"));
-    core.create_provider(ProviderInput {
-        name: Some("bench".into()),
-        kind: Some(ProviderKind::OpenAiCompatible),
-        base_url: Some("http://127.0.0.1:9/v1".into()),
-        default_model: Some("instant".into()),
-        max_concurrent: Some(64),
-        ..Default::default()
-    })
-    .expect("provider");
+    core.providers()
+        .create(ProviderInput {
+            name: Some("bench".into()),
+            kind: Some(ProviderKind::OpenAiCompatible),
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            default_model: Some("instant".into()),
+            max_concurrent: Some(64),
+            ..Default::default()
+        })
+        .expect("provider");
     core.update_settings(SettingsPatch {
         default_provider: Some("bench".into()),
         ..Default::default()
@@ -146,15 +147,18 @@ fn throughput(n: usize) {
 
     const AGENTS: usize = 4;
     for i in 0..AGENTS {
-        core.create_agent(AgentInput {
-            name: Some(format!("Agent {i}")),
-            system_prompt: Some(format!("You are agent {i}. Answer briefly.")),
-            autonomy: Some(Autonomy::Autopilot),
-            // Enough per agent that the global limit is the one that binds.
-            max_concurrent_tasks: Some(settings.max_concurrent_tasks.div_ceil(AGENTS as u32) as i64),
-            ..Default::default()
-        })
-        .expect("agent");
+        core.agents()
+            .create(AgentInput {
+                name: Some(format!("Agent {i}")),
+                system_prompt: Some(format!("You are agent {i}. Answer briefly.")),
+                autonomy: Some(Autonomy::Autopilot),
+                // Enough per agent that the global limit is the one that binds.
+                max_concurrent_tasks: Some(
+                    settings.max_concurrent_tasks.div_ceil(AGENTS as u32) as i64
+                ),
+                ..Default::default()
+            })
+            .expect("agent");
     }
 
     let seeded = Instant::now();
@@ -340,13 +344,13 @@ fn board(sizes: &[usize], runs: usize) {
         core.store().checkpoint().expect("checkpoint");
         // Warm up (statement cache, page cache), as a long-running app is.
         for _ in 0..5 {
-            core.task_board(&filter, 50).expect("board");
+            core.tasks().board(&filter, 50).expect("board");
         }
         let mut ms = Vec::with_capacity(runs);
         let mut shown = 0;
         for _ in 0..runs {
             let t = Instant::now();
-            let cols = core.task_board(&filter, 50).expect("board");
+            let cols = core.tasks().board(&filter, 50).expect("board");
             ms.push(t.elapsed().as_secs_f64() * 1000.0);
             shown = cols.iter().map(|c| c.tasks.len()).sum();
         }

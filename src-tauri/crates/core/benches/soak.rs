@@ -211,18 +211,19 @@ fn load_average() -> String {
 
 /// Tasks in these statuses.
 fn count(core: &Core, statuses: &[TaskStatus]) -> u64 {
-    core.list_tasks(
-        &TaskFilter {
-            statuses: Some(statuses.to_vec()),
-            ..Default::default()
-        },
-        Paging {
-            limit: Some(1),
-            offset: None,
-        },
-    )
-    .map(|p| p.total)
-    .unwrap_or(0)
+    core.tasks()
+        .list(
+            &TaskFilter {
+                statuses: Some(statuses.to_vec()),
+                ..Default::default()
+            },
+            Paging {
+                limit: Some(1),
+                offset: None,
+            },
+        )
+        .map(|p| p.total)
+        .unwrap_or(0)
 }
 
 struct Sample {
@@ -264,7 +265,7 @@ async fn feed(core: Arc<Core>, stop: Arc<AtomicBool>, created: Arc<AtomicU64>) {
                         required_capabilities: Some(vec!["soak".into()]),
                         ..Default::default()
                     };
-                    if c.create_task(task).is_ok() {
+                    if c.tasks().create(task).is_ok() {
                         made += 1;
                     }
                 }
@@ -333,15 +334,16 @@ async fn main() {
     let model_calls = Arc::new(AtomicU64::new(0));
     let url = start_model(model_calls.clone()).await;
     let core = Arc::new(Core::open(dir.path()).expect("core"));
-    core.create_provider(ProviderInput {
-        name: Some(MODEL.into()),
-        kind: Some(ProviderKind::Ollama),
-        base_url: Some(url),
-        default_model: Some(MODEL.into()),
-        max_concurrent: Some(16),
-        ..Default::default()
-    })
-    .expect("provider");
+    core.providers()
+        .create(ProviderInput {
+            name: Some(MODEL.into()),
+            kind: Some(ProviderKind::Ollama),
+            base_url: Some(url),
+            default_model: Some(MODEL.into()),
+            max_concurrent: Some(16),
+            ..Default::default()
+        })
+        .expect("provider");
     core.update_settings(SettingsPatch {
         default_provider: Some(MODEL.into()),
         ..Default::default()
@@ -350,7 +352,8 @@ async fn main() {
     let mut agents = Vec::new();
     for i in 0..4 {
         let a = core
-            .create_agent(AgentInput {
+            .agents()
+            .create(AgentInput {
                 name: Some(format!("Soaker {i}")),
                 capabilities: Some(vec!["soak".into()]),
                 allowed_tools: Some(vec!["test_sleep".into()]),

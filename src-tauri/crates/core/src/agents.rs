@@ -90,6 +90,42 @@ pub struct Agent {
     pub updated_at: Timestamp,
 }
 
+impl Agent {
+    /// The first line of the agent's instructions: its own system prompt, or
+    /// "You are <name>, a <role>." (`fallback_role` when it has none).
+    pub fn identity(&self, fallback_role: &str) -> String {
+        let own = self.system_prompt.trim();
+        if !own.is_empty() {
+            return own.to_string();
+        }
+        let role = if self.role.is_empty() {
+            fallback_role
+        } else {
+            &self.role
+        };
+        format!("You are {}, a {role}.", self.name)
+    }
+
+    /// "\nStyle — tone: warm, verbosity: concise." from the personality's
+    /// text traits; empty when it has none.
+    pub fn style_line(&self) -> String {
+        let traits: Vec<String> = self
+            .personality
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}: {v}")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if traits.is_empty() {
+            String::new()
+        } else {
+            format!("\nStyle — {}.", traits.join(", "))
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 #[serde(default)]
 pub struct SkillInput {
@@ -496,24 +532,31 @@ pub fn insert_agent(
     load_agent(tx, &id)
 }
 
-impl Core {
-    pub fn create_agent(&self, input: AgentInput) -> Result<Agent> {
-        let default_autonomy = self.settings()?.default_autonomy;
-        self.write(|tx| insert_agent(tx, &input, default_autonomy))
+/// The agents room: agent records, their skills and status: `core.agents()`.
+#[derive(Clone, Copy)]
+pub struct Agents<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl Agents<'_> {
+    pub fn create(&self, input: AgentInput) -> Result<Agent> {
+        let default_autonomy = self.core.settings()?.default_autonomy;
+        self.core
+            .write(|tx| insert_agent(tx, &input, default_autonomy))
     }
 
-    pub fn get_agent(&self, id: &str) -> Result<Agent> {
-        self.read(|c| load_agent(c, id))
+    pub fn get(&self, id: &str) -> Result<Agent> {
+        self.core.read(|c| load_agent(c, id))
     }
 
-    pub fn update_agent(&self, id: &str, input: AgentInput) -> Result<Agent> {
+    pub fn update(&self, id: &str, input: AgentInput) -> Result<Agent> {
         if input.template.is_some() {
             return Err(CoreError::validation(
                 "template",
                 "a template applies only when an agent is created",
             ));
         }
-        self.write(|tx| {
+        self.core.write(|tx| {
             let current = load_agent(tx, id)?;
             let f = merge(fields_of(&current), &input)?;
             check_provider(tx, f.provider.as_deref())?;
@@ -539,8 +582,8 @@ impl Core {
         })
     }
 
-    pub fn delete_agent(&self, id: &str) -> Result<()> {
-        self.write(|tx| {
+    pub fn delete(&self, id: &str) -> Result<()> {
+        self.core.write(|tx| {
             let n = tx.execute("DELETE FROM agents WHERE id = ?1", [id])?;
             if n == 0 {
                 return Err(CoreError::not_found("agent", id));
@@ -550,7 +593,7 @@ impl Core {
         })
     }
 
-    pub fn list_agents(&self, filter: &AgentFilter, paging: Paging) -> Result<Page<Agent>> {
+    pub fn list(&self, filter: &AgentFilter, paging: Paging) -> Result<Page<Agent>> {
         let mut clauses = Vec::new();
         let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
         if let Some(s) = filter
@@ -590,7 +633,7 @@ impl Core {
             format!("WHERE {}", clauses.join(" AND "))
         };
         let (limit, offset) = (paging.limit(), paging.offset());
-        self.store().read_tx(|c| {
+        self.core.store().read_tx(|c| {
             let params = rusqlite::params_from_iter(args.iter());
             let total: u64 = c.query_row(&format!("SELECT count(*) FROM agents {wher}"), params, |r| r.get(0))?;
             let sql = format!(
@@ -605,8 +648,8 @@ impl Core {
     }
 
     /// Sets an agent's runtime status and heartbeat (used by its worker).
-    pub fn set_agent_status(&self, id: &str, status: AgentStatus) -> Result<()> {
-        self.write(|tx| {
+    pub fn set_status(&self, id: &str, status: AgentStatus) -> Result<()> {
+        self.core.write(|tx| {
             let now = time::now_sql();
             let n = tx.execute(
                 "UPDATE agents SET status = ?2, last_heartbeat = ?3, updated_at = ?3 WHERE id = ?1",

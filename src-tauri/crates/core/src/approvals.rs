@@ -181,24 +181,26 @@ pub fn insert_approval(
     load_approval(tx, &id)
 }
 
-impl Core {
-    pub fn create_approval(&self, input: NewApproval) -> Result<Approval> {
-        let hours = self.settings()?.approval_expiry_hours;
-        self.write(|tx| insert_approval(tx, &input, hours))
+/// The approval inbox: requests, decisions, expiry: `core.approvals()`.
+#[derive(Clone, Copy)]
+pub struct Approvals<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl Approvals<'_> {
+    pub fn create(&self, input: NewApproval) -> Result<Approval> {
+        let hours = self.core.settings()?.approval_expiry_hours;
+        self.core.write(|tx| insert_approval(tx, &input, hours))
     }
 
-    pub fn get_approval(&self, id: &str) -> Result<Approval> {
-        self.read(|c| load_approval(c, id))
+    pub fn get(&self, id: &str) -> Result<Approval> {
+        self.core.read(|c| load_approval(c, id))
     }
 
     /// Lists requests, newest first; `status` narrows to one status.
-    pub fn list_approvals(
-        &self,
-        status: Option<ApprovalStatus>,
-        paging: Paging,
-    ) -> Result<Page<Approval>> {
+    pub fn list(&self, status: Option<ApprovalStatus>, paging: Paging) -> Result<Page<Approval>> {
         let (limit, offset) = (paging.limit(), paging.offset());
-        self.store().read_tx(|c| {
+        self.core.store().read_tx(|c| {
             let status = status.map(|s| s.as_str().to_string());
             let total: u64 = c.query_row(
                 "SELECT count(*) FROM approvals WHERE ?1 IS NULL OR status = ?1",
@@ -220,9 +222,9 @@ impl Core {
 
     /// The decided requests (approved, edited, rejected, expired), most
     /// recently decided first: the inbox's history.
-    pub fn list_decided_approvals(&self, paging: Paging) -> Result<Page<Approval>> {
+    pub fn list_decided(&self, paging: Paging) -> Result<Page<Approval>> {
         let (limit, offset) = (paging.limit(), paging.offset());
-        self.store().read_tx(|c| {
+        self.core.store().read_tx(|c| {
             let total: u64 = c.query_row(
                 "SELECT count(*) FROM approvals WHERE status <> 'pending'",
                 [],
@@ -242,8 +244,8 @@ impl Core {
         })
     }
 
-    pub fn pending_approval_count(&self) -> Result<u64> {
-        self.read(|c| {
+    pub fn pending_count(&self) -> Result<u64> {
+        self.core.read(|c| {
             Ok(c.query_row(
                 "SELECT count(*) FROM approvals WHERE status = 'pending'",
                 [],
@@ -253,7 +255,7 @@ impl Core {
     }
 
     /// Records a human decision on a pending request.
-    pub fn decide_approval(&self, id: &str, decision: Decision) -> Result<Approval> {
+    pub fn decide(&self, id: &str, decision: Decision) -> Result<Approval> {
         let Some(verdict) = decision.verdict else {
             return Err(CoreError::validation(
                 "verdict",
@@ -284,7 +286,7 @@ impl Core {
             "decided_by",
             decision.decided_by.as_deref().unwrap_or("human"),
         )?;
-        self.write(|tx| {
+        self.core.write(|tx| {
             let a = load_approval(tx, id)?;
             if a.status != ApprovalStatus::Pending {
                 return Err(CoreError::Conflict(format!(
@@ -309,8 +311,8 @@ impl Core {
 
     /// Marks every pending request past its expiry as expired (the default is
     /// reject). Returns the ids that expired.
-    pub fn expire_approvals(&self) -> Result<Vec<Id>> {
-        self.write(|tx| {
+    pub fn expire(&self) -> Result<Vec<Id>> {
+        self.core.write(|tx| {
             let now = time::now_sql();
             let ids: Vec<Id> = query_all(
                 tx,

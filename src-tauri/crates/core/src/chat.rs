@@ -117,11 +117,17 @@ pub fn load_chat_message(conn: &Connection, id: &str) -> Result<ChatMessage> {
     .ok_or_else(|| CoreError::not_found("chat message", id))
 }
 
-impl Core {
-    pub fn create_chat_session(&self, input: SessionInput) -> Result<ChatSession> {
+/// Chat sessions and their messages (the streaming is `chat::engine`): `core.chat()`.
+#[derive(Clone, Copy)]
+pub struct ChatSessions<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl ChatSessions<'_> {
+    pub fn create_session(&self, input: SessionInput) -> Result<ChatSession> {
         let title = validate::name("title", input.title.as_deref().unwrap_or("New chat"))?;
         let id = new_id();
-        self.write(|tx| {
+        self.core.write(|tx| {
             let agent = input.agent_id.as_deref().filter(|a| !a.trim().is_empty());
             if let Some(a) = agent {
                 crate::agents::ensure_agent(tx, a)?;
@@ -136,12 +142,12 @@ impl Core {
         })
     }
 
-    pub fn get_chat_session(&self, id: &str) -> Result<ChatSession> {
-        self.read(|c| load_session(c, id))
+    pub fn get_session(&self, id: &str) -> Result<ChatSession> {
+        self.core.read(|c| load_session(c, id))
     }
 
-    pub fn update_chat_session(&self, id: &str, input: SessionInput) -> Result<ChatSession> {
-        self.write(|tx| {
+    pub fn update_session(&self, id: &str, input: SessionInput) -> Result<ChatSession> {
+        self.core.write(|tx| {
             let cur = load_session(tx, id)?;
             let title = match &input.title {
                 Some(t) => validate::name("title", t)?,
@@ -164,8 +170,8 @@ impl Core {
         })
     }
 
-    pub fn delete_chat_session(&self, id: &str) -> Result<()> {
-        self.write(|tx| {
+    pub fn delete_session(&self, id: &str) -> Result<()> {
+        self.core.write(|tx| {
             if tx.execute("DELETE FROM chat_sessions WHERE id = ?1", [id])? == 0 {
                 return Err(CoreError::not_found("chat session", id));
             }
@@ -175,9 +181,9 @@ impl Core {
     }
 
     /// Sessions, most recently active first.
-    pub fn list_chat_sessions(&self, paging: Paging) -> Result<Page<ChatSession>> {
+    pub fn list_sessions(&self, paging: Paging) -> Result<Page<ChatSession>> {
         let (limit, offset) = (paging.limit(), paging.offset());
-        self.store().read_tx(|c| {
+        self.core.store().read_tx(|c| {
             let total: u64 = c.query_row("SELECT count(*) FROM chat_sessions", [], |r| r.get(0))?;
             let sql = format!(
                 "SELECT {SESSION_COLS} FROM chat_sessions ORDER BY updated_at DESC, id DESC LIMIT {limit} OFFSET {offset}"
@@ -187,7 +193,7 @@ impl Core {
         })
     }
 
-    pub fn add_chat_message(
+    pub fn add_message(
         &self,
         session_id: &str,
         role: ChatRole,
@@ -200,7 +206,7 @@ impl Core {
             return Err(CoreError::validation("content", "the message is empty"));
         }
         let id = new_id();
-        self.write(|tx| {
+        self.core.write(|tx| {
             if !row::exists(tx, "chat_sessions", session_id)? {
                 return Err(CoreError::not_found("chat session", session_id));
             }
@@ -217,7 +223,7 @@ impl Core {
     }
 
     /// Sets a message's text, status and metadata (end of a stream).
-    pub fn finish_chat_message(
+    pub fn finish_message(
         &self,
         id: &str,
         content: &str,
@@ -226,7 +232,7 @@ impl Core {
     ) -> Result<ChatMessage> {
         // The partial text is kept even when it is oversize: truncate rather than lose it.
         let content: String = content.chars().take(validate::MAX_TEXT).collect();
-        self.write(|tx| {
+        self.core.write(|tx| {
             let n = tx.execute(
                 "UPDATE chat_messages SET content = ?2, status = ?3, metadata = ?4, updated_at = ?5 WHERE id = ?1",
                 params![id, content, status, to_json(&metadata)?, time::now_sql()],
@@ -240,9 +246,9 @@ impl Core {
     }
 
     /// A session's messages, oldest first.
-    pub fn chat_messages(&self, session_id: &str, paging: Paging) -> Result<Page<ChatMessage>> {
+    pub fn messages(&self, session_id: &str, paging: Paging) -> Result<Page<ChatMessage>> {
         let (limit, offset) = (paging.limit(), paging.offset());
-        self.store().read_tx(|c| {
+        self.core.store().read_tx(|c| {
             load_session(c, session_id)?;
             let total: u64 = c.query_row(
                 "SELECT count(*) FROM chat_messages WHERE session_id = ?1",

@@ -1,5 +1,8 @@
-//! [`Core`]: the service layer's entry point. It owns the store and the event
-//! bus; the domain modules (`agents`, `tasks`, …) add their methods to it.
+//! [`Core`]: the service layer's entry point. It owns the store, the event
+//! bus and the one async bridge ([`Core::call`]); each room of the domain is
+//! a handle it hands out (`core.tasks()`, `core.agents()`, `core.crews()`,
+//! `core.workflows()`, `core.approvals()`, `core.chat()`,
+//! `core.providers()`), whose methods are the room's operations.
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +30,7 @@ impl Core {
             bus: EventBus::default(),
             data_dir: data_dir.to_path_buf(),
         };
-        core.seed_default_providers()?;
+        core.providers().seed_default_providers()?;
         Ok(core)
     }
 
@@ -112,6 +115,61 @@ pub struct AppInfo {
     pub data_dir: String,
     pub database: String,
     pub schema_version: u32,
+}
+
+/// The facade: one handle per room, each borrowing the core. What a room
+/// does is a method of its handle (`core.tasks().create(..)`), so `Core`
+/// itself holds only the store, the bus and the bridge.
+impl Core {
+    /// The tasks room: the board, task records, their status moves and dependencies.
+    pub fn tasks(&self) -> crate::tasks::Tasks<'_> {
+        crate::tasks::Tasks { core: self }
+    }
+
+    /// The agents room: agent records, their skills and status.
+    pub fn agents(&self) -> crate::agents::Agents<'_> {
+        crate::agents::Agents { core: self }
+    }
+
+    /// The crews room: crews, members, relationships, their runs, templates and documents.
+    pub fn crews(&self) -> crate::crews::Crews<'_> {
+        crate::crews::Crews { core: self }
+    }
+
+    /// The workflows room: definitions, runs and templates.
+    pub fn workflows(&self) -> crate::workflows::Workflows<'_> {
+        crate::workflows::Workflows { core: self }
+    }
+
+    /// The approval inbox: requests, decisions, expiry.
+    pub fn approvals(&self) -> crate::approvals::Approvals<'_> {
+        crate::approvals::Approvals { core: self }
+    }
+
+    /// Chat sessions and their messages (the streaming is `chat::engine`).
+    pub fn chat(&self) -> crate::chat::ChatSessions<'_> {
+        crate::chat::ChatSessions { core: self }
+    }
+
+    /// The stored provider configurations (keys stay in the keyring).
+    pub fn providers(&self) -> crate::providers::Providers<'_> {
+        crate::providers::Providers { core: self }
+    }
+
+    /// Run traces and the tool-call journal.
+    pub fn runs(&self) -> crate::runs::Runs<'_> {
+        crate::runs::Runs { core: self }
+    }
+
+    /// Messages between agents and people.
+    pub fn messages(&self) -> crate::messages::Messages<'_> {
+        crate::messages::Messages { core: self }
+    }
+
+    /// Team memory: what agents of a crew remember.
+    pub fn memory(&self) -> crate::memory::Memory<'_> {
+        crate::memory::Memory { core: self }
+    }
 }
 
 impl Core {

@@ -24,6 +24,7 @@ use crate::store::row::{self, query_all, query_one, to_json, RowCtx};
 use crate::store::Tx;
 use crate::time::{self, Timestamp};
 use crate::{new_id, text_enum, validate, Core, Id, Page, Paging};
+pub use gate::RoutingConfig;
 
 text_enum! {
     /// How a crew works together (SPEC §4).
@@ -106,7 +107,9 @@ pub struct Crew {
     pub goal: String,
     pub process: Process,
     pub manager_agent_id: Option<Id>,
-    pub strategy: serde_json::Value,
+    /// How the routed process picks who answers (the defaults for the
+    /// other processes, which do not read it).
+    pub strategy: RoutingConfig,
     pub shared_context: serde_json::Value,
     pub escalation_rules: serde_json::Value,
     pub budget: Budget,
@@ -140,6 +143,9 @@ pub struct CrewInput {
     pub process: Option<Process>,
     #[ts(optional)]
     pub manager_agent_id: Option<String>,
+    /// The routing settings as JSON (`{"strategy": "top_k", "k": 2, …}`),
+    /// read by [`RoutingConfig::from_value`], which names a bad field;
+    /// missing keys take their defaults.
     #[ts(optional)]
     pub strategy: Option<serde_json::Value>,
     #[ts(optional)]
@@ -180,7 +186,7 @@ fn crew_from_row(r: &rusqlite::Row<'_>) -> Result<Crew> {
         goal: c.get("goal")?,
         process: c.parse("process")?,
         manager_agent_id: c.get("manager_agent_id")?,
-        strategy: c.json("strategy")?,
+        strategy: c.json_via("strategy", RoutingConfig::from_value)?,
         shared_context: c.json("shared_context")?,
         escalation_rules: c.json("escalation_rules")?,
         budget: c.json("budget")?,
@@ -252,6 +258,14 @@ fn json_object(field: &str, v: Option<&serde_json::Value>) -> Result<Option<Stri
         }
         Some(_) => Err(CoreError::validation(field, "must be an object")),
     }
+}
+
+/// The routing settings a caller gives, checked when they are written (not
+/// first when the crew runs).
+fn routing(v: Option<&serde_json::Value>) -> Result<Option<RoutingConfig>> {
+    let Some(v) = v else { return Ok(None) };
+    json_object("strategy", Some(v))?;
+    RoutingConfig::from_value(v).map(Some)
 }
 
 fn check_budget(b: &Budget) -> Result<()> {
@@ -326,6 +340,7 @@ pub fn insert_crew(tx: &mut Tx<'_>, input: &CrewInput) -> Result<Crew> {
     let max_rounds = validate::range_u32("max_rounds", input.max_rounds.unwrap_or(5), 1, 50)?;
     let budget = input.budget.clone().unwrap_or_default();
     check_budget(&budget)?;
+    let strategy = routing(input.strategy.as_ref())?.unwrap_or_default();
     let id = new_id();
     let now = time::now_sql();
     tx.execute(
@@ -333,7 +348,7 @@ pub fn insert_crew(tx: &mut Tx<'_>, input: &CrewInput) -> Result<Crew> {
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
         params![
             id, name, goal, input.process.unwrap_or(Process::Sequential),
-            json_object("strategy", input.strategy.as_ref())?.unwrap_or_else(|| "{}".into()),
+            to_json(&strategy)?,
             json_object("shared_context", input.shared_context.as_ref())?.unwrap_or_else(|| "{}".into()),
             json_object("escalation_rules", input.escalation_rules.as_ref())?.unwrap_or_else(|| "{}".into()),
             to_json(&budget)?, max_rounds, now
@@ -416,17 +431,23 @@ pub fn insert_relationship(
     .ok_or_else(|| CoreError::not_found("relationship", &id))
 }
 
-impl Core {
-    pub fn create_crew(&self, input: CrewInput) -> Result<Crew> {
-        self.write(|tx| insert_crew(tx, &input))
+/// The crews room: crews, members, relationships, their runs, templates and documents: `core.crews()`.
+#[derive(Clone, Copy)]
+pub struct Crews<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl Crews<'_> {
+    pub fn create(&self, input: CrewInput) -> Result<Crew> {
+        self.core.write(|tx| insert_crew(tx, &input))
     }
 
-    pub fn get_crew(&self, id: &str) -> Result<Crew> {
-        self.read(|c| load_crew(c, id))
+    pub fn get(&self, id: &str) -> Result<Crew> {
+        self.core.read(|c| load_crew(c, id))
     }
 
-    pub fn update_crew(&self, id: &str, input: CrewInput) -> Result<Crew> {
-        self.write(|tx| {
+    pub fn update(&self, id: &str, input: CrewInput) -> Result<Crew> {
+        self.core.write(|tx| {
             let cur = load_crew(tx, id)?;
             let name = match &input.name {
                 Some(n) => validate::name("name", n)?,
@@ -457,7 +478,7 @@ impl Core {
                  WHERE id = ?1",
                 params![
                     id, name, goal, input.process.unwrap_or(cur.process), manager,
-                    json_object("strategy", input.strategy.as_ref())?.unwrap_or(to_json(&cur.strategy)?),
+                    to_json(&routing(input.strategy.as_ref())?.unwrap_or(cur.strategy.clone()))?,
                     json_object("shared_context", input.shared_context.as_ref())?.unwrap_or(to_json(&cur.shared_context)?),
                     json_object("escalation_rules", input.escalation_rules.as_ref())?.unwrap_or(to_json(&cur.escalation_rules)?),
                     to_json(&budget)?, max_rounds, time::now_sql()
@@ -468,8 +489,8 @@ impl Core {
         })
     }
 
-    pub fn delete_crew(&self, id: &str) -> Result<()> {
-        self.write(|tx| {
+    pub fn delete(&self, id: &str) -> Result<()> {
+        self.core.write(|tx| {
             let n = tx.execute("DELETE FROM crews WHERE id = ?1", [id])?;
             if n == 0 {
                 return Err(CoreError::not_found("crew", id));
@@ -479,10 +500,10 @@ impl Core {
         })
     }
 
-    pub fn list_crews(&self, search: Option<&str>, paging: Paging) -> Result<Page<Crew>> {
+    pub fn list(&self, search: Option<&str>, paging: Paging) -> Result<Page<Crew>> {
         let (limit, offset) = (paging.limit(), paging.offset());
         let pattern = format!("%{}%", search.unwrap_or("").trim().to_lowercase());
-        self.store().read_tx(|c| {
+        self.core.store().read_tx(|c| {
             let total: u64 = c.query_row(
                 "SELECT count(*) FROM crews WHERE lower(name) LIKE ?1 OR lower(goal) LIKE ?1",
                 [&pattern],
@@ -510,11 +531,12 @@ impl Core {
         crew_id: &str,
         input: RelationshipInput,
     ) -> Result<Relationship> {
-        self.write(|tx| insert_relationship(tx, crew_id, &input))
+        self.core
+            .write(|tx| insert_relationship(tx, crew_id, &input))
     }
 
     pub fn remove_relationship(&self, relationship_id: &str) -> Result<()> {
-        self.write(|tx| {
+        self.core.write(|tx| {
             let crew: Option<String> = query_one(
                 tx,
                 "SELECT crew_id FROM relationships WHERE id = ?1",
@@ -531,12 +553,12 @@ impl Core {
     /// Who supervises `agent` in the crew: an explicit `supervises` edge to it,
     /// or its own `reports_to` edge.
     pub fn supervisor_of(&self, crew_id: &str, agent_id: &str) -> Result<Option<Id>> {
-        self.read(|c| supervisor_of(c, crew_id, agent_id))
+        self.core.read(|c| supervisor_of(c, crew_id, agent_id))
     }
 
     /// Whom `agent` supervises in the crew.
     pub fn subordinates_of(&self, crew_id: &str, agent_id: &str) -> Result<Vec<Id>> {
-        self.read(|c| {
+        self.core.read(|c| {
             query_all(
                 c,
                 "SELECT to_agent_id FROM relationships WHERE crew_id = ?1 AND from_agent_id = ?2 AND kind = 'supervises'
@@ -551,7 +573,7 @@ impl Core {
     /// Whether `from` may hand work to `to` in the crew: it supervises `to`,
     /// has a `delegates_to` edge to it, or `to` reports to it.
     pub fn may_delegate(&self, crew_id: &str, from: &str, to: &str) -> Result<bool> {
-        self.read(|c| may_delegate(c, crew_id, from, to))
+        self.core.read(|c| may_delegate(c, crew_id, from, to))
     }
 }
 

@@ -576,7 +576,7 @@ fn create(tx: &mut Tx<'_>) -> Result<Created> {
 /// Completes the research task with a short run trace: a plan, one
 /// web_fetch and the final answer.
 fn complete_with_trace(tx: &mut Tx<'_>, task_id: &str, agent: &str) -> Result<()> {
-    let run = runs::insert_run(tx, task_id, Some(agent), 1, &serde_json::json!({}))?;
+    let run = runs::insert_run(tx, task_id, Some(agent), 1, &runs::RunState::default())?;
     let plan = runs::insert_step(
         tx,
         &run.id,

@@ -124,22 +124,35 @@ impl CoreError {
     }
 
     /// Structured details for the UI (the field that failed, the id that is missing…).
-    pub fn details(&self) -> Option<serde_json::Value> {
+    pub fn details(&self) -> Option<ErrorDetails> {
+        let d = ErrorDetails::default();
         match self {
-            Self::Validation { field, .. } => Some(serde_json::json!({ "field": field })),
-            Self::TooLarge { field, len, max } => {
-                Some(serde_json::json!({ "field": field, "len": len, "max": max }))
+            Self::Validation { field, .. } => Some(ErrorDetails {
+                field: Some(field.clone()),
+                ..d
+            }),
+            Self::TooLarge { field, len, max } => Some(ErrorDetails {
+                field: Some(field.clone()),
+                len: Some(*len as u64),
+                max: Some(*max as u64),
+                ..d
+            }),
+            Self::NotFound { entity, id } | Self::Corrupt { entity, id, .. } => {
+                Some(ErrorDetails {
+                    entity: Some(entity.to_string()),
+                    id: Some(id.clone()),
+                    ..d
+                })
             }
-            Self::NotFound { entity, id } => {
-                Some(serde_json::json!({ "entity": entity, "id": id }))
-            }
-            Self::IllegalTransition { from, to } => {
-                Some(serde_json::json!({ "from": from, "to": to }))
-            }
-            Self::Cycle { path } => Some(serde_json::json!({ "path": path })),
-            Self::Corrupt { entity, id, .. } => {
-                Some(serde_json::json!({ "entity": entity, "id": id }))
-            }
+            Self::IllegalTransition { from, to } => Some(ErrorDetails {
+                from: Some(from.clone()),
+                to: Some(to.clone()),
+                ..d
+            }),
+            Self::Cycle { path } => Some(ErrorDetails {
+                path: Some(path.clone()),
+                ..d
+            }),
             Self::Provider(p) => provider_details(p),
             _ => None,
         }
@@ -169,21 +182,86 @@ pub struct ErrorPayload {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub details: Option<serde_json::Value>,
+    pub details: Option<ErrorDetails>,
 }
 
-fn provider_details(e: &crate::providers::ProviderError) -> Option<serde_json::Value> {
+/// What a failure is about, for the UI to point at: the fields that apply
+/// to the error's code (a validation error names its `field`, a missing
+/// record its `entity` and `id`, a provider error its `url`, `model`,
+/// `status` or when to retry).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct ErrorDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub len: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub max: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub entity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub to: Option<String>,
+    /// The cycle a change would make, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub model: Option<String>,
+    /// The HTTP status a provider answered with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub provider: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub retry_after_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub retry_in_secs: Option<u64>,
+}
+
+fn provider_details(e: &crate::providers::ProviderError) -> Option<ErrorDetails> {
     use crate::providers::ProviderError as P;
+    let d = ErrorDetails::default();
     match e {
-        P::Unreachable { url, .. } => Some(serde_json::json!({ "url": url })),
-        P::ModelNotFound { model } => Some(serde_json::json!({ "model": model })),
-        P::RateLimited { retry_after } => {
-            Some(serde_json::json!({ "retry_after_secs": retry_after.map(|d| d.as_secs()) }))
-        }
-        P::Server { status, .. } => Some(serde_json::json!({ "status": status })),
-        P::CircuitOpen { provider, retry_in } => {
-            Some(serde_json::json!({ "provider": provider, "retry_in_secs": retry_in.as_secs() }))
-        }
+        P::Unreachable { url, .. } => Some(ErrorDetails {
+            url: Some(url.clone()),
+            ..d
+        }),
+        P::ModelNotFound { model } => Some(ErrorDetails {
+            model: Some(model.clone()),
+            ..d
+        }),
+        P::RateLimited { retry_after } => Some(ErrorDetails {
+            retry_after_secs: retry_after.map(|d| d.as_secs()),
+            ..d
+        }),
+        P::Server { status, .. } => Some(ErrorDetails {
+            status: Some(*status),
+            ..d
+        }),
+        P::CircuitOpen { provider, retry_in } => Some(ErrorDetails {
+            provider: Some(provider.clone()),
+            retry_in_secs: Some(retry_in.as_secs()),
+            ..d
+        }),
         _ => None,
     }
 }

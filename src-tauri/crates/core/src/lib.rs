@@ -35,6 +35,7 @@ pub use crate::core::Core;
 pub use error::{CoreError, Result};
 pub use events::{Change, ChangeOp, Entity, EventBus};
 pub use store::Store;
+pub use validate::IdArg;
 
 /// Identifier of every record: a UUID v7 (time-ordered) as text.
 pub type Id = String;

@@ -33,7 +33,13 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> Result<MemoryEntry> {
     })
 }
 
-impl Core {
+/// Team memory: what agents of a crew remember: `core.memory()`.
+#[derive(Clone, Copy)]
+pub struct Memory<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl Memory<'_> {
     /// Saves a fact; with a `key`, a repeated call saves nothing new.
     pub fn remember(
         &self,
@@ -50,7 +56,7 @@ impl Core {
                 "there is nothing to remember",
             ));
         }
-        self.write(|tx| {
+        self.core.write(|tx| {
             if let Some(k) = key {
                 let existing = query_all(tx, "SELECT * FROM team_memory WHERE idempotency_key = ?1", [k], entry_from_row)?;
                 if let Some(e) = existing.into_iter().next() {
@@ -71,8 +77,8 @@ impl Core {
     }
 
     /// The latest `limit` facts of a crew (or, without a crew, the facts kept outside crews), oldest first.
-    pub fn team_memory(&self, crew_id: Option<&str>, limit: u32) -> Result<Vec<MemoryEntry>> {
-        self.read(|c| {
+    pub fn team(&self, crew_id: Option<&str>, limit: u32) -> Result<Vec<MemoryEntry>> {
+        self.core.read(|c| {
             let mut v = query_all(
                 c,
                 "SELECT * FROM team_memory WHERE crew_id IS ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2",

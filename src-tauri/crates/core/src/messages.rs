@@ -172,18 +172,24 @@ pub fn insert_message(tx: &mut Tx<'_>, m: &NewMessage) -> Result<Message> {
     load_message(tx, &id)
 }
 
-impl Core {
-    pub fn send_message(&self, m: NewMessage) -> Result<Message> {
-        self.write(|tx| insert_message(tx, &m))
+/// Messages between agents and people: `core.messages()`.
+#[derive(Clone, Copy)]
+pub struct Messages<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl Messages<'_> {
+    pub fn send(&self, m: NewMessage) -> Result<Message> {
+        self.core.write(|tx| insert_message(tx, &m))
     }
 
     /// Sends a message at most once per `key` (a tool call's journal key):
     /// a repeated call returns the message already sent.
-    pub fn send_message_once(&self, m: NewMessage, key: Option<&str>) -> Result<Message> {
+    pub fn send_once(&self, m: NewMessage, key: Option<&str>) -> Result<Message> {
         let Some(key) = key else {
-            return self.send_message(m);
+            return self.send(m);
         };
-        self.write(|tx| {
+        self.core.write(|tx| {
             let existing: Option<String> = tx
                 .query_row(
                     "SELECT id FROM messages WHERE idempotency_key = ?1",
@@ -204,12 +210,12 @@ impl Core {
     }
 
     /// Messages matching the filter, oldest first (a timeline).
-    pub fn list_messages(&self, f: &MessageFilter, paging: Paging) -> Result<Page<Message>> {
+    pub fn list(&self, f: &MessageFilter, paging: Paging) -> Result<Page<Message>> {
         let (limit, offset) = (paging.limit(), paging.offset());
         let wher = "WHERE (?1 IS NULL OR crew_id = ?1) AND (?2 IS NULL OR crew_run_id = ?2)
             AND (?3 IS NULL OR task_id = ?3) AND (?4 IS NULL OR channel = ?4)
             AND (?5 IS NULL OR from_agent_id = ?5 OR to_agent_id = ?5)";
-        self.store().read_tx(|c| {
+        self.core.store().read_tx(|c| {
             let p = params![f.crew_id, f.crew_run_id, f.task_id, f.channel, f.agent_id];
             let total: u64 = c.query_row(&format!("SELECT count(*) FROM messages {wher}"), p, |r| r.get(0))?;
             let sql = format!("SELECT {COLS} FROM messages {wher} ORDER BY created_at, id LIMIT {limit} OFFSET {offset}");

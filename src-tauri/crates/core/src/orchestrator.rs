@@ -12,7 +12,6 @@
 pub mod delegation;
 pub mod lifecycle;
 pub mod routing;
-pub mod workflow;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -155,7 +154,7 @@ impl Orchestrator {
 
     /// Pauses or resumes one agent: a paused agent takes no new tasks.
     pub fn set_agent_paused(&self, agent: &str, paused: bool) -> Result<()> {
-        self.core.set_agent_status(
+        self.core.agents().set_status(
             agent,
             if paused {
                 AgentStatus::Paused
@@ -181,7 +180,7 @@ impl Orchestrator {
         let (agents, settings, providers) = match self
             .core
             .call(|c| {
-                let agents = c.list_agents(
+                let agents = c.agents().list(
                     &AgentFilter {
                         enabled: Some(true),
                         ..Default::default()
@@ -191,7 +190,7 @@ impl Orchestrator {
                         offset: None,
                     },
                 )?;
-                Ok((agents.items, c.settings()?, c.list_providers()?))
+                Ok((agents.items, c.settings()?, c.providers().list()?))
             })
             .await
         {
@@ -313,7 +312,7 @@ impl Orchestrator {
             }
             if last_expiry.elapsed() >= Duration::from_secs(15) {
                 last_expiry = Instant::now();
-                match self.core.call(|c| c.expire_approvals()).await {
+                match self.core.call(|c| c.approvals().expire()).await {
                     Ok(ids) if !ids.is_empty() => {
                         tracing::info!(count = ids.len(), "approvals expired (rejected by default)")
                     }

@@ -162,16 +162,22 @@ fn check_costs(table: &BTreeMap<String, ModelCost>) -> Result<()> {
     Ok(())
 }
 
-impl Core {
+/// The stored provider configurations (keys stay in the keyring): `core.providers()`.
+#[derive(Clone, Copy)]
+pub struct Providers<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl Providers<'_> {
     /// First start: an Ollama provider (from `OLLAMA_HOST`) and the embedded engine.
     pub(crate) fn seed_default_providers(&self) -> Result<()> {
-        let count: i64 = self.read(|c| {
+        let count: i64 = self.core.read(|c| {
             Ok(c.query_row("SELECT count(*) FROM provider_configs", [], |r| r.get(0))?)
         })?;
         if count > 0 {
             return Ok(());
         }
-        self.write(|tx| {
+        self.core.write(|tx| {
             let now = time::now_sql();
             for (name, kind, url, model, max) in [
                 ("ollama", ProviderKind::Ollama, ollama_url_from_env(), None, 2),
@@ -188,8 +194,8 @@ impl Core {
         })
     }
 
-    pub fn list_providers(&self) -> Result<Vec<ProviderConfig>> {
-        self.read(|c| {
+    pub fn list(&self) -> Result<Vec<ProviderConfig>> {
+        self.core.read(|c| {
             query_all(
                 c,
                 "SELECT * FROM provider_configs ORDER BY created_at, rowid",
@@ -199,11 +205,11 @@ impl Core {
         })
     }
 
-    pub fn get_provider(&self, id_or_name: &str) -> Result<ProviderConfig> {
-        self.read(|c| load_provider(c, id_or_name))
+    pub fn get(&self, id_or_name: &str) -> Result<ProviderConfig> {
+        self.core.read(|c| load_provider(c, id_or_name))
     }
 
-    pub fn create_provider(&self, input: ProviderInput) -> Result<ProviderConfig> {
+    pub fn create(&self, input: ProviderInput) -> Result<ProviderConfig> {
         let name = validate::labels("name", &[input.name.clone().unwrap_or_default()])?
             .into_iter()
             .next()
@@ -229,7 +235,7 @@ impl Core {
             .map(|m| validate::name_or_empty("default_model", m))
             .transpose()?;
         let id = new_id();
-        self.write(|tx| {
+        self.core.write(|tx| {
             let taken: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM provider_configs WHERE name = ?1)",
                 [&name],
@@ -250,12 +256,8 @@ impl Core {
         })
     }
 
-    pub fn update_provider(
-        &self,
-        id_or_name: &str,
-        input: ProviderInput,
-    ) -> Result<ProviderConfig> {
-        self.write(|tx| {
+    pub fn update(&self, id_or_name: &str, input: ProviderInput) -> Result<ProviderConfig> {
+        self.core.write(|tx| {
             let cur = load_provider(tx, id_or_name)?;
             if input.kind.is_some_and(|k| k != cur.kind) {
                 return Err(CoreError::validation("kind", "the kind of a provider cannot change; add a new provider"));
@@ -295,8 +297,8 @@ impl Core {
         })
     }
 
-    pub fn delete_provider(&self, id_or_name: &str) -> Result<()> {
-        self.write(|tx| {
+    pub fn delete(&self, id_or_name: &str) -> Result<()> {
+        self.core.write(|tx| {
             let cur = load_provider(tx, id_or_name)?;
             let used: i64 = tx.query_row(
                 "SELECT count(*) FROM agents WHERE provider = ?1",

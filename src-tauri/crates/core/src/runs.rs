@@ -51,6 +51,17 @@ text_enum! {
     }
 }
 
+/// Runtime state a run carries across parks and restarts (stored as JSON;
+/// keys this version does not know are kept in the row).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct RunState {
+    /// The run failed in a way that may go away after one of its tools had
+    /// a side effect, so it was kept resumable: continuing it is a new
+    /// attempt, not a new run.
+    pub retry: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Run {
     pub id: Id,
@@ -61,8 +72,8 @@ pub struct Run {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub error: Option<String>,
-    /// Runtime state carried across parks and restarts (e.g. pending call ids).
-    pub state: serde_json::Value,
+    /// Runtime state carried across parks and restarts.
+    pub state: RunState,
     #[ts(type = "number")]
     pub tokens_in: u64,
     #[ts(type = "number")]
@@ -277,7 +288,7 @@ pub fn insert_run(
     task_id: &str,
     agent_id: Option<&str>,
     attempt: u32,
-    state: &serde_json::Value,
+    state: &RunState,
 ) -> Result<Run> {
     let id = new_id();
     let now = time::now_sql();
@@ -452,10 +463,40 @@ pub fn finish_run(
     Ok(())
 }
 
-pub fn set_run_state(tx: &mut Tx<'_>, run_id: &str, state: &serde_json::Value) -> Result<()> {
+/// Keeps a failed run resumable: its next start continues it as a new
+/// attempt ([`RunState::retry`]).
+pub fn keep_for_retry(tx: &mut Tx<'_>, run_id: &str) -> Result<()> {
     tx.execute(
-        "UPDATE runs SET state = ?2, updated_at = ?3 WHERE id = ?1",
-        params![run_id, to_json(state)?, time::now_sql()],
+        "UPDATE runs SET state = json_set(state, '$.retry', json('true')) WHERE id = ?1",
+        [run_id],
+    )?;
+    Ok(())
+}
+
+/// A run kept for retry continues as attempt `attempt`.
+pub fn resume_as_attempt(tx: &mut Tx<'_>, run_id: &str, attempt: u32) -> Result<()> {
+    tx.execute(
+        "UPDATE runs SET state = json_remove(state, '$.retry'), attempt = ?2 WHERE id = ?1",
+        params![run_id, attempt],
+    )?;
+    Ok(())
+}
+
+/// Adds what a step cost to its run's total.
+pub fn add_cost(tx: &mut Tx<'_>, run_id: &str, cost: f64) -> Result<()> {
+    tx.execute(
+        "UPDATE runs SET cost = cost + ?2 WHERE id = ?1",
+        params![run_id, cost],
+    )?;
+    Ok(())
+}
+
+/// After a crash: the runs of parked tasks wait, they do not run.
+pub fn park_runs_of_parked_tasks(tx: &mut Tx<'_>) -> Result<()> {
+    tx.execute(
+        "UPDATE runs SET status = 'waiting' WHERE status = 'running' AND task_id IN
+            (SELECT id FROM tasks WHERE status IN ('awaiting_approval', 'waiting_input', 'delegated'))",
+        [],
     )?;
     Ok(())
 }
@@ -478,11 +519,17 @@ pub fn run_decisions(conn: &Connection, run_id: &str) -> Result<Vec<Decision>> {
     )
 }
 
-impl Core {
+/// Run traces and the tool-call journal: `core.runs()`.
+#[derive(Clone, Copy)]
+pub struct Runs<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl Runs<'_> {
     /// Every run of a task with its steps, decisions and tool calls, newest first.
-    pub fn task_runs(&self, task_id: &str) -> Result<Vec<RunTrace>> {
+    pub fn of_task(&self, task_id: &str) -> Result<Vec<RunTrace>> {
         crate::validate::id("id", task_id)?;
-        self.store().read_tx(|c| {
+        self.core.store().read_tx(|c| {
             crate::tasks::load_task(c, task_id)?;
             let runs = query_all(
                 c,
@@ -506,13 +553,13 @@ impl Core {
         })
     }
 
-    pub fn get_run(&self, id: &str) -> Result<Run> {
-        self.read(|c| load_run(c, id))
+    pub fn get(&self, id: &str) -> Result<Run> {
+        self.core.read(|c| load_run(c, id))
     }
 
     /// Journal rows by state (recovery and tests).
     pub fn tool_calls_in_state(&self, state: ToolCallState) -> Result<Vec<ToolCallRecord>> {
-        self.read(|c| {
+        self.core.read(|c| {
             query_all(
                 c,
                 "SELECT * FROM tool_calls WHERE state = ?1 ORDER BY created_at",
@@ -523,7 +570,7 @@ impl Core {
     }
 
     pub fn tool_call(&self, key: &str) -> Result<Option<ToolCallRecord>> {
-        self.read(|c| tool_call_by_key(c, key))
+        self.core.read(|c| tool_call_by_key(c, key))
     }
 }
 

@@ -208,14 +208,15 @@ impl AgentRuntime {
             .call(move |c| {
                 c.write(|tx| runs::set_run_model(tx, &run_id, &provider, &model))?;
                 let memory = c
-                    .team_memory(crew_id.as_deref(), 30)?
+                    .memory()
+                    .team(crew_id.as_deref(), 30)?
                     .into_iter()
                     .map(|m| m.content)
                     .collect();
-                let task = c.get_task(&task_id)?;
+                let task = c.tasks().get(&task_id)?;
                 let mut deps = Vec::new();
                 for d in &task.depends_on {
-                    let t = c.get_task(d)?;
+                    let t = c.tasks().get(d)?;
                     deps.push((t.title, t.output.unwrap_or_default()));
                 }
                 let steps = c.read(|conn| runs::run_steps(conn, &run_id))?;
@@ -331,10 +332,7 @@ impl AgentRuntime {
                 c.write(|tx| {
                     let st = runs::insert_step(tx, &run_id, &step)?;
                     if cost > 0.0 {
-                        tx.execute(
-                            "UPDATE runs SET cost = cost + ?2 WHERE id = ?1",
-                            rusqlite::params![run_id, cost],
-                        )?;
+                        runs::add_cost(tx, &run_id, cost)?;
                     }
                     if let Some((kind, reasoning, action, confidence)) = decision {
                         runs::insert_decision(
@@ -362,7 +360,7 @@ impl AgentRuntime {
         {
             return 0.0;
         }
-        match self.core.get_provider(&ctx.resolved.provider_name) {
+        match self.core.providers().get(&ctx.resolved.provider_name) {
             Ok(cfg) => cfg
                 .cost_table
                 .get(&ctx.resolved.model)
@@ -377,7 +375,7 @@ impl AgentRuntime {
 
     /// Stops a run that went over its task's caps.
     fn over_budget(&self, ctx: &Ctx) -> Option<String> {
-        let run = self.core.get_run(&ctx.job.run.id).ok()?;
+        let run = self.core.runs().get(&ctx.job.run.id).ok()?;
         let t = &ctx.job.task;
         let tokens = t.tokens_in + t.tokens_out + run.tokens_in + run.tokens_out;
         if let Some(cap) = t.max_tokens {
@@ -742,7 +740,7 @@ impl AgentRuntime {
             expires_in_secs: None,
         };
         self.core
-            .call(move |c| c.create_approval(input).map(|_| ()))
+            .call(move |c| c.approvals().create(input).map(|_| ()))
             .await
     }
 

@@ -19,7 +19,7 @@ use crate::{text_enum, validate, Core, Id, Page, Paging};
 pub(crate) use progress::*;
 pub use status::TaskStatus;
 use store::{filter_sql, insert_dependency};
-pub use store::{insert_task, load_task, move_task, TaskLinks};
+pub use store::{insert_task, load_task, move_task, requeue_by_hand, TaskLinks};
 pub(crate) use store::{set_status, task_from_row, COLS};
 
 text_enum! {
@@ -185,17 +185,24 @@ pub struct BoardColumn {
     pub tasks: Vec<Task>,
 }
 
-impl Core {
-    pub fn create_task(&self, input: NewTask) -> Result<Task> {
-        self.write(|tx| insert_task(tx, &input, &TaskLinks::default()))
+/// The tasks room: the board, task records, their status moves and dependencies: `core.tasks()`.
+#[derive(Clone, Copy)]
+pub struct Tasks<'a> {
+    pub(crate) core: &'a Core,
+}
+
+impl Tasks<'_> {
+    pub fn create(&self, input: NewTask) -> Result<Task> {
+        self.core
+            .write(|tx| insert_task(tx, &input, &TaskLinks::default()))
     }
 
-    pub fn get_task(&self, id: &str) -> Result<Task> {
-        self.read(|c| load_task(c, id))
+    pub fn get(&self, id: &str) -> Result<Task> {
+        self.core.read(|c| load_task(c, id))
     }
 
-    pub fn update_task(&self, id: &str, patch: TaskPatch) -> Result<Task> {
-        self.write(|tx| {
+    pub fn update(&self, id: &str, patch: TaskPatch) -> Result<Task> {
+        self.core.write(|tx| {
             let t = load_task(tx, id)?;
             if t.status.is_final() {
                 return Err(CoreError::validation(
@@ -249,39 +256,16 @@ impl Core {
     }
 
     /// Moves a task to another status; illegal moves are refused.
-    pub fn set_task_status(&self, id: &str, to: TaskStatus) -> Result<Task> {
+    pub fn set_status(&self, id: &str, to: TaskStatus) -> Result<Task> {
         if to == TaskStatus::Cancelled {
-            return self.cancel_task(id);
+            return self.cancel(id);
         }
-        self.write(|tx| move_task(tx, id, to, None))
-    }
-
-    /// A person's retry of a failed task, in one transaction. The attempt
-    /// count is kept, so the card tells the truth ("attempt 4/4") and the
-    /// earlier runs stay in the trace; when the attempts were used up the
-    /// task gets exactly one more (`max_attempts = attempts + 1`). Only
-    /// `failed` can go back to the queue (`cancelled` is final). A failed
-    /// workflow step reopens its run: the step runs again and the steps
-    /// skipped because of its failure wait for it once more.
-    pub fn retry_task(&self, id: &str) -> Result<Task> {
-        validate::id("id", id)?;
-        self.write(|tx| {
-            let t = load_task(tx, id)?;
-            if t.status != TaskStatus::Failed {
-                return Err(CoreError::validation(
-                    "status",
-                    format!("only failed tasks can be retried; this one is {}", t.status),
-                ));
-            }
-            store::requeue_by_hand(tx, id)?;
-            crate::orchestrator::workflow::step_retried(tx, id)?;
-            load_task(tx, id)
-        })
+        self.core.write(|tx| move_task(tx, id, to, None))
     }
 
     /// Cancels a task and its open subtasks.
-    pub fn cancel_task(&self, id: &str) -> Result<Task> {
-        self.write(|tx| {
+    pub fn cancel(&self, id: &str) -> Result<Task> {
+        self.core.write(|tx| {
             let t = load_task(tx, id)?;
             status::check_move(t.status, TaskStatus::Cancelled)?;
             let open: Vec<String> = query_all(
@@ -299,8 +283,8 @@ impl Core {
         })
     }
 
-    pub fn delete_task(&self, id: &str) -> Result<()> {
-        self.write(|tx| {
+    pub fn delete(&self, id: &str) -> Result<()> {
+        self.core.write(|tx| {
             let n = tx.execute("DELETE FROM tasks WHERE id = ?1", [id])?;
             if n == 0 {
                 return Err(CoreError::not_found("task", id));
@@ -310,8 +294,8 @@ impl Core {
         })
     }
 
-    pub fn add_task_dependency(&self, task_id: &str, depends_on: &str) -> Result<Task> {
-        self.write(|tx| {
+    pub fn add_dependency(&self, task_id: &str, depends_on: &str) -> Result<Task> {
+        self.core.write(|tx| {
             load_task(tx, task_id)?;
             insert_dependency(tx, task_id, depends_on)?;
             tx.changed(Entity::Task, ChangeOp::Updated, task_id);
@@ -319,8 +303,8 @@ impl Core {
         })
     }
 
-    pub fn remove_task_dependency(&self, task_id: &str, depends_on: &str) -> Result<Task> {
-        self.write(|tx| {
+    pub fn remove_dependency(&self, task_id: &str, depends_on: &str) -> Result<Task> {
+        self.core.write(|tx| {
             load_task(tx, task_id)?;
             tx.execute(
                 "DELETE FROM task_dependencies WHERE task_id = ?1 AND depends_on_id = ?2",
@@ -331,10 +315,10 @@ impl Core {
         })
     }
 
-    pub fn list_tasks(&self, filter: &TaskFilter, paging: Paging) -> Result<Page<Task>> {
+    pub fn list(&self, filter: &TaskFilter, paging: Paging) -> Result<Page<Task>> {
         let (wher, args) = filter_sql(filter)?;
         let (limit, offset) = (paging.limit(), paging.offset());
-        self.store().read_tx(|c| {
+        self.core.store().read_tx(|c| {
             let total: u64 = c.query_row(
                 &format!("SELECT count(*) FROM tasks {wher}"),
                 rusqlite::params_from_iter(args.iter()),
@@ -351,7 +335,7 @@ impl Core {
     /// The kanban board: for each status, its total and its first tasks by
     /// priority then age. Totals come from `task_counts` (kept by triggers)
     /// when the filter is only statuses and/or top-level.
-    pub fn task_board(&self, filter: &TaskFilter, per_column: u32) -> Result<Vec<BoardColumn>> {
+    pub fn board(&self, filter: &TaskFilter, per_column: u32) -> Result<Vec<BoardColumn>> {
         let per_column = per_column.clamp(1, 500);
         let statuses = filter
             .statuses
@@ -367,7 +351,7 @@ impl Core {
         } else {
             "SELECT coalesce((SELECT n FROM task_counts WHERE status = ?1), 0)"
         };
-        self.store().read_tx(|c| {
+        self.core.store().read_tx(|c| {
             let mut out = Vec::with_capacity(statuses.len());
             for status in statuses {
                 let f = TaskFilter {
@@ -404,7 +388,7 @@ impl Core {
     /// subtasks are all done, and no parked task ready to resume (tasks
     /// waiting for a decision do not count).
     pub fn queue_is_idle(&self) -> Result<bool> {
-        self.read(|c| {
+        self.core.read(|c| {
             let busy: bool = c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM tasks WHERE status IN ('queued', 'planning', 'running'))
                     OR EXISTS (SELECT 1 FROM tasks t WHERE t.status = 'delegated' AND NOT EXISTS
@@ -421,7 +405,7 @@ impl Core {
 
     /// Direct subtasks of a task, oldest first.
     pub fn subtasks(&self, id: &str) -> Result<Vec<Task>> {
-        self.read(|c| {
+        self.core.read(|c| {
             load_task(c, id)?;
             query_all(
                 c,

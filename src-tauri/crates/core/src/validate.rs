@@ -50,6 +50,72 @@ pub fn id<'a>(field: &str, value: &'a str) -> Result<&'a str> {
     Ok(value)
 }
 
+/// An id a caller gives (an IPC argument, a command-line argument): it is
+/// checked when it is parsed or deserialised — not blank, at most
+/// [`MAX_ID`] characters — so a bad id is refused at the edge with the
+/// same validation error from every transport. Records carry their own ids
+/// as plain [`crate::Id`]s; this type is for what comes from outside.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[serde(try_from = "String", into = "String")]
+#[ts(type = "string")]
+pub struct IdArg(String);
+
+impl IdArg {
+    /// Checks `value` as the id argument named `field`.
+    pub fn parse(field: &str, value: impl Into<String>) -> Result<Self> {
+        let value = value.into();
+        id(field, &value)?;
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl TryFrom<String> for IdArg {
+    type Error = CoreError;
+    fn try_from(value: String) -> Result<Self> {
+        Self::parse("id", value)
+    }
+}
+
+impl std::str::FromStr for IdArg {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse("id", s)
+    }
+}
+
+impl From<IdArg> for String {
+    fn from(id: IdArg) -> Self {
+        id.0
+    }
+}
+
+impl std::ops::Deref for IdArg {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for IdArg {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for IdArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 pub fn max_len(field: &str, value: &str, max: usize) -> Result<()> {
     let len = value.chars().count();
     if len > max {
@@ -152,6 +218,21 @@ pub fn split_csv(input: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_arguments_are_checked_when_read() {
+        assert_eq!("0192-ab".parse::<IdArg>().unwrap().as_str(), "0192-ab");
+        let blank = "  ".parse::<IdArg>().unwrap_err();
+        assert_eq!(blank.code(), "VALIDATION");
+        assert_eq!(blank.to_string(), "id: must not be empty");
+        let long = IdArg::parse("crew_id", "x".repeat(MAX_ID + 1)).unwrap_err();
+        assert_eq!(long.code(), "TOO_LARGE");
+        // Deserialised (a JSON argument) with the same rule.
+        let e = serde_json::from_str::<IdArg>("\"\"").unwrap_err();
+        assert!(e.to_string().contains("must not be empty"), "{e}");
+        let ok: IdArg = serde_json::from_str("\"t-1\"").unwrap();
+        assert_eq!(serde_json::to_string(&ok).unwrap(), "\"t-1\"");
+    }
 
     #[test]
     fn names_are_trimmed_and_required() {

@@ -68,7 +68,7 @@ fn export_all(dir: &Path) -> Result<(), ts_rs::ExportError> {
     ensemble_core::tools::ToolDef::export_all(&cfg)?;
     ensemble_core::tools::ToolResult::export_all(&cfg)?;
     ensemble_core::tools::mcp::McpStatus::export_all(&cfg)?;
-    ensemble_core::orchestrator::workflow::WorkflowRun::export_all(&cfg)?;
+    ensemble_core::workflows::WorkflowRun::export_all(&cfg)?;
     ensemble_core::memory::MemoryEntry::export_all(&cfg)?;
     crews::run::CrewRun::export_all(&cfg)?;
     crews::gate::ExpertScore::export_all(&cfg)?;

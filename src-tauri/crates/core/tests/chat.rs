@@ -34,14 +34,15 @@ struct Env {
 fn env(model: Arc<ScriptedProvider>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let core = Arc::new(Core::open(dir.path()).unwrap());
-    core.create_provider(ProviderInput {
-        name: Some("scripted".into()),
-        kind: Some(ProviderKind::OpenAiCompatible),
-        base_url: Some("http://127.0.0.1:9/v1".into()),
-        default_model: Some("script-1".into()),
-        ..Default::default()
-    })
-    .unwrap();
+    core.providers()
+        .create(ProviderInput {
+            name: Some("scripted".into()),
+            kind: Some(ProviderKind::OpenAiCompatible),
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            default_model: Some("script-1".into()),
+            ..Default::default()
+        })
+        .unwrap();
     core.update_settings(SettingsPatch {
         default_provider: Some("scripted".into()),
         ..Default::default()
@@ -117,11 +118,12 @@ async fn an_answer_streams_as_deltas_and_is_stored_complete() {
     assert_eq!(msg.content, "Paris is the capital of France.");
     assert_eq!(msg.metadata["tokens"]["output"], 6);
 
-    let session = env.core.get_chat_session(&msg.session_id).unwrap();
+    let session = env.core.chat().get_session(&msg.session_id).unwrap();
     assert_eq!(session.title, "What is the capital of France?");
     let stored = env
         .core
-        .chat_messages(&msg.session_id, Paging::default())
+        .chat()
+        .messages(&msg.session_id, Paging::default())
         .unwrap()
         .items;
     assert_eq!(
@@ -172,7 +174,8 @@ async fn stop_keeps_the_partial_answer_as_stopped() {
     assert_eq!(msg.content, "one two three ");
     let stored = env
         .core
-        .chat_messages(&msg.session_id, Paging::default())
+        .chat()
+        .messages(&msg.session_id, Paging::default())
         .unwrap()
         .items;
     assert_eq!(stored[1].status, ChatStatus::Stopped);
@@ -295,7 +298,8 @@ async fn an_agent_answers_with_its_prompt_provider_model_and_the_history() {
         .unwrap();
     let agent = env
         .core
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("Ada".into()),
             system_prompt: Some("You are Ada, a precise analyst.".into()),
             provider: Some("scripted".into()),
@@ -354,10 +358,11 @@ async fn an_agent_answers_with_its_prompt_provider_model_and_the_history() {
 #[tokio::test]
 async fn interrupted_answers_are_marked_on_recovery() {
     let env = env(ScriptedProvider::new("scripted", vec![]).arc());
-    let s = env.core.create_chat_session(Default::default()).unwrap();
+    let s = env.core.chat().create_session(Default::default()).unwrap();
     let m = env
         .core
-        .add_chat_message(
+        .chat()
+        .add_message(
             &s.id,
             ChatRole::Assistant,
             "half an ans",
@@ -368,7 +373,8 @@ async fn interrupted_answers_are_marked_on_recovery() {
     assert_eq!(env.core.recover_interrupted_chats().unwrap(), 1);
     let stored = env
         .core
-        .chat_messages(&s.id, Paging::default())
+        .chat()
+        .messages(&s.id, Paging::default())
         .unwrap()
         .items;
     assert_eq!(stored[0].id, m.id);
@@ -405,14 +411,15 @@ async fn ollama_is_the_default_when_it_answers_otherwise_the_embedded_engine() {
     let (core, hub, _dir) = hub_env();
     // Nothing listens where Ollama is configured.
     let refused = fixture::refused_url().await;
-    core.update_provider(
-        "ollama",
-        ProviderInput {
-            base_url: Some(refused.clone()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    core.providers()
+        .update(
+            "ollama",
+            ProviderInput {
+                base_url: Some(refused.clone()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let choice = hub.default_choice().await.unwrap();
     assert_eq!(choice.provider, "embedded");
     assert!(
@@ -433,14 +440,15 @@ async fn ollama_is_the_default_when_it_answers_otherwise_the_embedded_engine() {
         fixture::Reply::json(200, serde_json::json!({"models": [{"name": "llama3.2:latest", "modified_at": "2026-11-01T00:00:00Z", "size": 1}]}))
     })
     .await;
-    core.update_provider(
-        "ollama",
-        ProviderInput {
-            base_url: Some(server.url()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    core.providers()
+        .update(
+            "ollama",
+            ProviderInput {
+                base_url: Some(server.url()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     hub.refresh_default();
     let choice = hub.default_choice().await.unwrap();
     assert_eq!(choice.provider, "ollama");
@@ -480,18 +488,19 @@ async fn ollama_is_the_default_when_it_answers_otherwise_the_embedded_engine() {
 #[tokio::test]
 async fn api_keys_live_outside_the_database() {
     let (core, hub, dir) = hub_env();
-    core.create_provider(ProviderInput {
-        name: Some("anthropic".into()),
-        kind: Some(ProviderKind::Anthropic),
-        base_url: Some("https://api.anthropic.com".into()),
-        ..Default::default()
-    })
-    .unwrap();
+    core.providers()
+        .create(ProviderInput {
+            name: Some("anthropic".into()),
+            kind: Some(ProviderKind::Anthropic),
+            base_url: Some("https://api.anthropic.com".into()),
+            ..Default::default()
+        })
+        .unwrap();
     let at = hub
         .set_api_key("anthropic", "sk-ant-secret-value-123")
         .unwrap();
     assert_eq!(at, ensemble_core::secrets::SecretLocation::File);
-    let cfg = core.get_provider("anthropic").unwrap();
+    let cfg = core.providers().get("anthropic").unwrap();
     assert_eq!(cfg.api_key_ref.as_deref(), Some("provider-anthropic"));
     let db = std::fs::read(dir.path().join("ensemble.db")).unwrap();
     let wal = std::fs::read(dir.path().join("ensemble.db-wal")).unwrap_or_default();
@@ -531,7 +540,8 @@ async fn auto_routed_chat_asks_the_agent_the_gate_ranks_best() {
     let env = env(model.clone());
     let analyst = env
         .core
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("Ana".into()),
             role: Some("data analyst".into()),
             capabilities: Some(vec!["sql_query".into(), "data_analysis".into()]),
@@ -541,7 +551,8 @@ async fn auto_routed_chat_asks_the_agent_the_gate_ranks_best() {
         .unwrap();
     let writer = env
         .core
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("Wren".into()),
             role: Some("writer".into()),
             capabilities: Some(vec!["summarization".into(), "writing".into()]),

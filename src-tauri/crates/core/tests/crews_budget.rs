@@ -52,7 +52,8 @@ fn pipeline(env: &Env, budget: Budget) -> (ensemble_core::crews::Crew, Vec<Strin
 
 fn crew_tasks(env: &Env, crew: &str) -> Vec<ensemble_core::tasks::Task> {
     env.core
-        .list_tasks(
+        .tasks()
+        .list(
             &TaskFilter {
                 crew_id: Some(crew.into()),
                 ..Default::default()
@@ -113,7 +114,8 @@ async fn the_cost_cap_stops_the_run_and_says_so() {
     }));
     // $0.01 per token: each answer (15 tokens) costs $0.15.
     env.core
-        .update_provider(
+        .providers()
+        .update(
             "scripted",
             ProviderInput {
                 cost_table: Some(BTreeMap::from([(
@@ -216,7 +218,8 @@ async fn a_stop_request_ends_the_run_and_its_work() {
     assert!(t.iter().all(|t| t.status == TaskStatus::Cancelled));
     assert!(env
         .core
-        .request_crew_run_stop(&run.id)
+        .crews()
+        .request_stop(&run.id)
         .unwrap_err()
         .to_string()
         .contains("already ended"));
@@ -250,16 +253,17 @@ fn escalation_env(
         &[(&lead, "outliner"), (&worker, "writer")],
         CrewInput::default(),
     );
-    core.add_relationship(
-        &c.id,
-        RelationshipInput {
-            from_agent_id: lead.clone(),
-            to_agent_id: worker.clone(),
-            kind: Some(RelationKind::Supervises),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    core.crews()
+        .add_relationship(
+            &c.id,
+            RelationshipInput {
+                from_agent_id: lead.clone(),
+                to_agent_id: worker.clone(),
+                kind: Some(RelationKind::Supervises),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     (env, c, lead, worker)
 }
 
@@ -281,13 +285,14 @@ async fn failed_work_goes_to_the_supervisor_then_to_a_human_whose_answer_is_used
         .contains("bad key"));
     // The run waits for the human (its status says so).
     let end = Instant::now() + LONG;
-    while env.core.get_crew_run(&run.id).unwrap().status != CrewRunStatus::Waiting {
+    while env.core.crews().get_run(&run.id).unwrap().status != CrewRunStatus::Waiting {
         assert!(Instant::now() < end, "the run does not show that it waits");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
     env.core
-        .decide_approval(
+        .approvals()
+        .decide(
             &a.id,
             Decision {
                 verdict: Some(Verdict::Edit),
@@ -349,7 +354,8 @@ async fn a_supervisor_can_resolve_an_escalation_without_a_human() {
     assert_eq!(run.report.as_deref(), Some("Lead's memo"));
     assert_eq!(
         env.core
-            .list_approvals(None, Paging::default())
+            .approvals()
+            .list(None, Paging::default())
             .unwrap()
             .total,
         0
@@ -371,7 +377,8 @@ async fn a_human_rejecting_the_escalation_stops_the_run() {
     let run = eng.start(&c.id, "Write a memo").await.unwrap();
     let a = env.pending_approval(LONG).await;
     env.core
-        .decide_approval(
+        .approvals()
+        .decide(
             &a.id,
             Decision {
                 verdict: Some(Verdict::Reject),

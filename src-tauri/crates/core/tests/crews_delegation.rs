@@ -110,7 +110,8 @@ async fn hierarchical_plans_delegates_reviews_sends_back_and_reports() {
 
     // Delegated by capability as tasks on the queue; the sent-back one redone as a new task.
     let mut tasks = core
-        .list_tasks(
+        .tasks()
+        .list(
             &TaskFilter {
                 crew_id: Some(c.id.clone()),
                 ..Default::default()
@@ -164,7 +165,7 @@ async fn hierarchical_plans_delegates_reviews_sends_back_and_reports() {
         .filter(|m| m.kind != MessageKind::StatusUpdate || m.from_agent_id.is_some())
         .map(|m| {
             let name = |id: &Option<String>| match id.as_deref() {
-                Some(x) => core.get_agent(x).unwrap().name,
+                Some(x) => core.agents().get(x).unwrap().name,
                 None => "team".to_string(),
             };
             format!(
@@ -192,7 +193,7 @@ async fn hierarchical_plans_delegates_reviews_sends_back_and_reports() {
         ]
     );
     // Reviews taught the writer: one sent back, one accepted (feedback on "writing").
-    let wren = core.get_agent(&w).unwrap();
+    let wren = core.agents().get(&w).unwrap();
     let s = wren
         .skills
         .iter()
@@ -412,9 +413,9 @@ async fn routed_cascade_escalates_while_confidence_is_below_the_threshold() {
         .content
         .contains("My confidence 0.40 is below the threshold 0.80"));
     // The low-confidence answer counted against Ana's skills, the confident one for Wes.
-    let ana = d.env.core.get_agent(&d.ana).unwrap();
+    let ana = d.env.core.agents().get(&d.ana).unwrap();
     assert!(ana.skills.iter().any(|s| s.success_rate < 1.0));
-    let wes = d.env.core.get_agent(&d.wes).unwrap();
+    let wes = d.env.core.agents().get(&d.wes).unwrap();
     assert!(wes.skills.iter().all(|s| s.success_rate == 1.0) && !wes.skills.is_empty());
     d.env.stop().await;
 }

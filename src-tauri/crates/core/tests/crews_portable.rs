@@ -30,7 +30,8 @@ fn templates_cover_the_processes_and_build_their_agents_from_agent_templates() {
     }
     let c = core();
     let crew = c
-        .create_crew_from_template(
+        .crews()
+        .create_from_template(
             "content_team",
             FromTemplate {
                 name: Some("Spring campaign".into()),
@@ -56,7 +57,8 @@ fn templates_cover_the_processes_and_build_their_agents_from_agent_templates() {
         ]
     );
     let manager = c
-        .get_agent(crew.manager_agent_id.as_deref().unwrap())
+        .agents()
+        .get(crew.manager_agent_id.as_deref().unwrap())
         .unwrap();
     assert_eq!(manager.name, "Manager");
     let from_template = ensemble_core::templates::agent_template("manager").unwrap();
@@ -70,7 +72,8 @@ fn templates_cover_the_processes_and_build_their_agents_from_agent_templates() {
         .all(|r| r.kind == RelationKind::Supervises && r.from_agent_id == manager.id));
     // The supervisor query answers from the template's relationships.
     assert_eq!(
-        c.supervisor_of(&crew.id, &crew.members[2].agent_id)
+        c.crews()
+            .supervisor_of(&crew.id, &crew.members[2].agent_id)
             .unwrap()
             .as_deref(),
         Some(manager.id.as_str())
@@ -78,7 +81,8 @@ fn templates_cover_the_processes_and_build_their_agents_from_agent_templates() {
 
     let before = fingerprint(&c);
     let e = c
-        .create_crew_from_template("space_program", FromTemplate::default())
+        .crews()
+        .create_from_template("space_program", FromTemplate::default())
         .unwrap_err();
     assert!(
         e.to_string()
@@ -86,7 +90,8 @@ fn templates_cover_the_processes_and_build_their_agents_from_agent_templates() {
         "{e}"
     );
     let e = c
-        .create_crew_from_template(
+        .crews()
+        .create_from_template(
             "decision_panel",
             FromTemplate {
                 provider: Some("nowhere".into()),
@@ -105,38 +110,41 @@ fn templates_cover_the_processes_and_build_their_agents_from_agent_templates() {
 /// A crew with every kind of setting: skills, budget, context, strategy, relationships.
 fn rich_crew(c: &ensemble_core::Core) -> String {
     let crew = c
-        .create_crew_from_template("research_write_review", FromTemplate::default())
+        .crews()
+        .create_from_template("research_write_review", FromTemplate::default())
         .unwrap();
     let writer = crew.members[1].agent_id.clone();
-    c.update_agent(
-        &writer,
-        AgentInput {
-            temperature: Some(0.4),
-            skills: Some(vec![SkillInput {
-                skill_name: "copywriting".into(),
-                proficiency: Some(0.8),
-                learned_from: Some(LearnedFrom::Feedback),
-                examples: Some(vec!["Short and clear.".into()]),
-            }]),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    c.update_crew(
-        &crew.id,
-        CrewInput {
-            budget: Some(Budget {
-                max_tokens: Some(5000),
-                max_cost: Some(0.5),
-                max_wall_secs: Some(600),
-            }),
-            shared_context: Some(json!({ "audience": "children", "tone": "warm" })),
-            escalation_rules: Some(json!({ "on_failure": "supervisor" })),
-            max_rounds: Some(4),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    c.agents()
+        .update(
+            &writer,
+            AgentInput {
+                temperature: Some(0.4),
+                skills: Some(vec![SkillInput {
+                    skill_name: "copywriting".into(),
+                    proficiency: Some(0.8),
+                    learned_from: Some(LearnedFrom::Feedback),
+                    examples: Some(vec!["Short and clear.".into()]),
+                }]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    c.crews()
+        .update(
+            &crew.id,
+            CrewInput {
+                budget: Some(Budget {
+                    max_tokens: Some(5000),
+                    max_cost: Some(0.5),
+                    max_wall_secs: Some(600),
+                }),
+                shared_context: Some(json!({ "audience": "children", "tone": "warm" })),
+                escalation_rules: Some(json!({ "on_failure": "supervisor" })),
+                max_rounds: Some(4),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     crew.id
 }
 
@@ -145,29 +153,29 @@ fn export_then_import_gives_an_equal_crew_in_json_and_yaml() {
     let c = core();
     let id = rich_crew(&c);
     for format in [ExportFormat::Json, ExportFormat::Yaml] {
-        let text = c.export_crew(&id, format).unwrap();
+        let text = c.crews().export(&id, format).unwrap();
         if format == ExportFormat::Yaml {
             assert!(text.starts_with("format: ensemble.crew\n"), "{text}");
         }
-        let imported = c.import_crew(&text).unwrap();
+        let imported = c.crews().import(&text).unwrap();
         assert_ne!(imported.id, id);
         // Equal documents: every agent setting, skill, role, order, relationship and crew setting.
         assert_eq!(
-            c.export_crew_document(&imported.id).unwrap(),
-            c.export_crew_document(&id).unwrap()
+            c.crews().export_document(&imported.id).unwrap(),
+            c.crews().export_document(&id).unwrap()
         );
         assert_eq!(
-            c.export_crew(&imported.id, format).unwrap(),
+            c.crews().export(&imported.id, format).unwrap(),
             text,
             "{format} round trip is exact"
         );
         // New agents, not the originals.
-        let orig = c.get_crew(&id).unwrap();
+        let orig = c.crews().get(&id).unwrap();
         for (a, b) in imported.members.iter().zip(&orig.members) {
             assert_ne!(a.agent_id, b.agent_id);
             assert_eq!((&a.agent_name, &a.role), (&b.agent_name, &b.role));
         }
-        let writer = c.get_agent(&imported.members[1].agent_id).unwrap();
+        let writer = c.agents().get(&imported.members[1].agent_id).unwrap();
         assert_eq!(writer.temperature, 0.4);
         let skill = writer
             .skills
@@ -185,7 +193,7 @@ fn export_then_import_gives_an_equal_crew_in_json_and_yaml() {
 
 fn refused(c: &ensemble_core::Core, text: &str) -> String {
     let before = fingerprint(c);
-    let e = c.import_crew(text).unwrap_err();
+    let e = c.crews().import(text).unwrap_err();
     assert!(
         matches!(e, CoreError::Validation { .. } | CoreError::TooLarge { .. }),
         "{e:?}"
@@ -203,7 +211,7 @@ fn bad_crew_files_are_refused_clearly_and_nothing_is_half_imported() {
     let c = core();
     let id = rich_crew(&c);
     let good: serde_json::Value =
-        serde_json::from_str(&c.export_crew(&id, ExportFormat::Json).unwrap()).unwrap();
+        serde_json::from_str(&c.crews().export(&id, ExportFormat::Json).unwrap()).unwrap();
 
     assert!(refused(&c, "").contains("the file is empty"));
     let e = refused(&c, "format: ensemble.crew\nagents: [unclosed\n");

@@ -58,14 +58,15 @@ async fn sequential_passes_each_output_to_the_next_member() {
             ..Default::default()
         },
     );
-    core.remember(
-        Some(&c.id),
-        None,
-        "The client prefers British spelling",
-        "test",
-        None,
-    )
-    .unwrap();
+    core.memory()
+        .remember(
+            Some(&c.id),
+            None,
+            "The client prefers British spelling",
+            "test",
+            None,
+        )
+        .unwrap();
     let mut events = core.events().subscribe();
     let eng = engine(&env);
     let run = tokio::time::timeout(LONG, eng.run(&c.id, "Why does honey not spoil?"))
@@ -89,7 +90,10 @@ async fn sequential_passes_each_output_to_the_next_member() {
         [("Rhea", "step 1"), ("Wren", "step 2"), ("Vale", "step 3")]
             .map(|(a, b)| (a.to_string(), b.to_string()))
     );
-    assert_eq!(core.get_crew(&c.id).unwrap().status, CrewStatus::Completed);
+    assert_eq!(
+        core.crews().get(&c.id).unwrap().status,
+        CrewStatus::Completed
+    );
 
     // Each member got the request, the team memory, and the previous output (and only that).
     let reqs = env.model.requests();
@@ -112,7 +116,8 @@ async fn sequential_passes_each_output_to_the_next_member() {
 
     // Tasks on the board, linked to the run, one per member in order.
     let tasks = core
-        .list_tasks(
+        .tasks()
+        .list(
             &TaskFilter {
                 crew_id: Some(c.id.clone()),
                 ..Default::default()
@@ -222,7 +227,8 @@ async fn peer_review_revises_until_the_reviewer_approves() {
         &[(&w, "author"), (&v, "reviewer")],
         CrewInput::default(),
     );
-    core.remember(Some(&c.id), None, "Poems must rhyme", "test", None)
+    core.memory()
+        .remember(Some(&c.id), None, "Poems must rhyme", "test", None)
         .unwrap();
     let run = tokio::time::timeout(
         LONG,
@@ -281,7 +287,7 @@ async fn peer_review_revises_until_the_reviewer_approves() {
 
     // Skill "writing" learned from each draft (practice) and each verdict (feedback):
     // 0.5 → 0.55 (done) → 0.44 (revise) → 0.496 (done) → 0.5968 (approve); 3 of 4 good.
-    let wren = core.get_agent(&w).unwrap();
+    let wren = core.agents().get(&w).unwrap();
     let s = wren
         .skills
         .iter()
@@ -536,7 +542,10 @@ async fn a_crew_that_cannot_run_its_process_is_refused_clearly() {
         .to_string()
         .contains("does not exist"));
     assert_eq!(
-        core.list_crew_runs(None, Paging::default()).unwrap().total,
+        core.crews()
+            .list_runs(None, Paging::default())
+            .unwrap()
+            .total,
         0,
         "nothing recorded"
     );

@@ -17,19 +17,22 @@ use ensemble_core::{Core, Paging};
 use helpers::{agent, core};
 
 fn all_agents(c: &Core) -> Vec<Agent> {
-    c.list_agents(&AgentFilter::default(), Paging::default())
+    c.agents()
+        .list(&AgentFilter::default(), Paging::default())
         .unwrap()
         .items
 }
 
 fn all_tasks(c: &Core) -> Vec<Task> {
-    c.list_tasks(&TaskFilter::default(), Paging::default())
+    c.tasks()
+        .list(&TaskFilter::default(), Paging::default())
         .unwrap()
         .items
 }
 
 fn column(c: &Core, status: TaskStatus) -> u64 {
-    c.task_board(&TaskFilter::default(), 50)
+    c.tasks()
+        .board(&TaskFilter::default(), 50)
         .unwrap()
         .into_iter()
         .find(|col| col.status == status)
@@ -52,7 +55,7 @@ fn reset_creates_a_template_crew_with_skilled_agents_and_tasks_in_several_column
         }
     );
     assert_eq!(s.removed, DemoCounts::default());
-    let crew = c.get_crew(&s.crew_id).unwrap();
+    let crew = c.crews().get(&s.crew_id).unwrap();
     assert_eq!(crew.template.as_deref(), Some(DEMO_CREW_TEMPLATE));
     assert_eq!(crew.members.len(), 3);
     let agents = all_agents(&c);
@@ -73,7 +76,7 @@ fn reset_creates_a_template_crew_with_skilled_agents_and_tasks_in_several_column
         .find(|t| t.status == TaskStatus::Completed)
         .unwrap();
     assert!(done.output.as_deref().unwrap_or("").contains("1."));
-    let trace = c.task_runs(&done.id).unwrap();
+    let trace = c.runs().of_task(&done.id).unwrap();
     assert_eq!(trace.len(), 1);
     assert_eq!(trace[0].steps.len(), 2);
     assert!(trace[0].steps[1].is_final);
@@ -96,7 +99,8 @@ struct UserData {
 fn user_data(c: &Core) -> UserData {
     let mine = agent(c, "Mine", &["writing"]);
     let crew = c
-        .create_crew(CrewInput {
+        .crews()
+        .create(CrewInput {
             name: Some("My crew".into()),
             members: Some(vec![MemberInput {
                 agent_id: mine.clone(),
@@ -106,7 +110,8 @@ fn user_data(c: &Core) -> UserData {
         })
         .unwrap();
     let task = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "My task".into(),
             assigned_agent_id: Some(mine.clone()),
             crew_id: Some(crew.id.clone()),
@@ -114,29 +119,31 @@ fn user_data(c: &Core) -> UserData {
         })
         .unwrap();
     let chat = c
-        .create_chat_session(SessionInput {
+        .chat()
+        .create_session(SessionInput {
             title: Some("My chat".into()),
             agent_id: Some(mine.clone()),
             ..Default::default()
         })
         .unwrap()
         .id;
-    c.add_chat_message(&chat, ChatRole::User, "hello", None, ChatStatus::Complete)
+    c.chat()
+        .add_message(&chat, ChatRole::User, "hello", None, ChatStatus::Complete)
         .unwrap();
     UserData {
-        agent: c.get_agent(&mine).unwrap(),
-        crew: c.get_crew(&crew.id).unwrap(),
-        task: c.get_task(&task.id).unwrap(),
+        agent: c.agents().get(&mine).unwrap(),
+        crew: c.crews().get(&crew.id).unwrap(),
+        task: c.tasks().get(&task.id).unwrap(),
         chat,
     }
 }
 
 fn assert_untouched(c: &Core, u: &UserData) {
-    assert_eq!(c.get_agent(&u.agent.id).unwrap(), u.agent);
-    assert_eq!(c.get_crew(&u.crew.id).unwrap(), u.crew);
-    assert_eq!(c.get_task(&u.task.id).unwrap(), u.task);
+    assert_eq!(c.agents().get(&u.agent.id).unwrap(), u.agent);
+    assert_eq!(c.crews().get(&u.crew.id).unwrap(), u.crew);
+    assert_eq!(c.tasks().get(&u.task.id).unwrap(), u.task);
     assert_eq!(
-        c.chat_messages(&u.chat, Paging::default()).unwrap().total,
+        c.chat().messages(&u.chat, Paging::default()).unwrap().total,
         1
     );
 }
@@ -154,7 +161,7 @@ fn reset_again_replaces_the_demo_set_and_leaves_the_users_records_alone() {
     assert_eq!(second.kept, DemoCounts::default());
     assert_eq!(second.created, first.created);
     assert!(
-        c.get_crew(&first.crew_id).is_err(),
+        c.crews().get(&first.crew_id).is_err(),
         "the old demo crew is gone"
     );
     let agents = all_agents(&c);
@@ -168,7 +175,7 @@ fn reset_again_replaces_the_demo_set_and_leaves_the_users_records_alone() {
     assert_eq!(all_tasks(&c).len(), 1 + 5);
     assert_eq!(column(&c, TaskStatus::Queued), 1 + 2);
     assert_eq!(column(&c, TaskStatus::Completed), 1);
-    let crews = c.list_crews(None, Paging::default()).unwrap();
+    let crews = c.crews().list(None, Paging::default()).unwrap();
     assert_eq!(crews.total, 2);
     assert_untouched(&c, &u);
     // The registry lists exactly the new set.
@@ -188,7 +195,7 @@ fn reset_again_replaces_the_demo_set_and_leaves_the_users_records_alone() {
 fn demo_records_the_users_data_uses_are_kept() {
     let c = core();
     let first = c.reset_demo_data().unwrap();
-    let demo_crew = c.get_crew(&first.crew_id).unwrap();
+    let demo_crew = c.crews().get(&first.crew_id).unwrap();
     let demo_agent = demo_crew.members[0].agent_id.clone();
     let outside_analyst = all_agents(&c)
         .into_iter()
@@ -200,7 +207,8 @@ fn demo_records_the_users_data_uses_are_kept() {
         .unwrap();
 
     let my_crew = c
-        .create_crew(CrewInput {
+        .crews()
+        .create(CrewInput {
             name: Some("Mine".into()),
             members: Some(vec![MemberInput {
                 agent_id: outside_analyst.id.clone(),
@@ -210,23 +218,25 @@ fn demo_records_the_users_data_uses_are_kept() {
         })
         .unwrap();
     let depends = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "Builds on the demo research".into(),
             depends_on: Some(vec![demo_task.id.clone()]),
             ..Default::default()
         })
         .unwrap();
     let for_demo_crew = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "A job for the demo crew".into(),
             crew_id: Some(first.crew_id.clone()),
             assigned_agent_id: Some(demo_agent.clone()),
             ..Default::default()
         })
         .unwrap();
-    let my_crew = c.get_crew(&my_crew.id).unwrap();
-    let depends = c.get_task(&depends.id).unwrap();
-    let for_demo_crew = c.get_task(&for_demo_crew.id).unwrap();
+    let my_crew = c.crews().get(&my_crew.id).unwrap();
+    let depends = c.tasks().get(&depends.id).unwrap();
+    let for_demo_crew = c.tasks().get(&for_demo_crew.id).unwrap();
 
     let s = c.reset_demo_data().unwrap();
     // Kept: the analyst (in my crew), the demo crew and its 3 agents (my task
@@ -248,11 +258,11 @@ fn demo_records_the_users_data_uses_are_kept() {
             tasks: 4
         }
     );
-    assert_eq!(c.get_crew(&my_crew.id).unwrap(), my_crew);
-    assert_eq!(c.get_task(&depends.id).unwrap(), depends);
-    assert_eq!(c.get_task(&for_demo_crew.id).unwrap(), for_demo_crew);
-    assert!(c.get_task(&demo_task.id).is_ok());
-    assert!(c.get_crew(&first.crew_id).is_ok());
+    assert_eq!(c.crews().get(&my_crew.id).unwrap(), my_crew);
+    assert_eq!(c.tasks().get(&depends.id).unwrap(), depends);
+    assert_eq!(c.tasks().get(&for_demo_crew.id).unwrap(), for_demo_crew);
+    assert!(c.tasks().get(&demo_task.id).is_ok());
+    assert!(c.crews().get(&first.crew_id).is_ok());
     // Kept records left the registry: a third reset does not remove them either.
     let reg = c.demo_registry().unwrap();
     assert!(!reg.agents.contains(&outside_analyst.id));
@@ -260,6 +270,6 @@ fn demo_records_the_users_data_uses_are_kept() {
     assert!(!reg.tasks.contains(&demo_task.id));
     let third = c.reset_demo_data().unwrap();
     assert_eq!(third.kept, DemoCounts::default());
-    assert!(c.get_crew(&first.crew_id).is_ok());
-    assert_eq!(c.get_task(&depends.id).unwrap(), depends);
+    assert!(c.crews().get(&first.crew_id).is_ok());
+    assert_eq!(c.tasks().get(&depends.id).unwrap(), depends);
 }

@@ -50,7 +50,8 @@ fn frame(req: &ChatRequest) -> &'static str {
 
 fn agent(env: &Env, name: &str, tools: &[&str]) -> String {
     env.core
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some(name.into()),
             system_prompt: Some(format!("You are {name}.")),
             allowed_tools: Some(tools.iter().map(|t| t.to_string()).collect()),
@@ -63,7 +64,7 @@ fn agent(env: &Env, name: &str, tools: &[&str]) -> String {
 
 /// The steps of the task's newest run.
 fn steps(env: &Env, task_id: &str) -> Vec<runs::RunStep> {
-    env.core.task_runs(task_id).unwrap().remove(0).steps
+    env.core.runs().of_task(task_id).unwrap().remove(0).steps
 }
 
 fn shop(dir: &std::path::Path) -> String {
@@ -322,7 +323,7 @@ async fn a_fact_is_kept_then_recalled_in_the_chat_frame_with_the_team_notes() {
     env.stop().await;
     assert_eq!(done[0].status, TaskStatus::Completed, "{:?}", done[0].error);
     assert_eq!(done[1].status, TaskStatus::Completed, "{:?}", done[1].error);
-    let memory = env.core.team_memory(None, 10).unwrap();
+    let memory = env.core.memory().team(None, 10).unwrap();
     assert_eq!(memory[0].content, "The client's name is Ada Lovelace.");
     // The chat frame's stop strings end the answer at the next turn.
     assert_eq!(done[1].output.as_deref(), Some("Ada Lovelace."));

@@ -49,14 +49,15 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let core = Arc::new(Core::open(dir.path()).unwrap());
         let name = "local";
-        core.create_provider(ProviderInput {
-            name: Some(name.into()),
-            kind: Some(kind),
-            base_url: Some(url),
-            default_model: Some(MODEL.into()),
-            ..Default::default()
-        })
-        .unwrap();
+        core.providers()
+            .create(ProviderInput {
+                name: Some(name.into()),
+                kind: Some(kind),
+                base_url: Some(url),
+                default_model: Some(MODEL.into()),
+                ..Default::default()
+            })
+            .unwrap();
         core.update_settings(SettingsPatch {
             default_provider: Some(name.into()),
             ..Default::default()
@@ -74,14 +75,15 @@ impl Setup {
         let orch = Orchestrator::new(core.clone(), hub.clone(), runtime, orch::fast_config());
         let o = orch.clone();
         let handle = tokio::spawn(async move { o.run().await.unwrap() });
-        core.create_agent(AgentInput {
-            name: Some("Doer".into()),
-            system_prompt: Some("You are Doer.".into()),
-            allowed_tools: Some(vec!["test_append".into()]),
-            autonomy: Some(Autonomy::Autopilot),
-            ..Default::default()
-        })
-        .unwrap();
+        core.agents()
+            .create(AgentInput {
+                name: Some("Doer".into()),
+                system_prompt: Some("You are Doer.".into()),
+                allowed_tools: Some(vec!["test_append".into()]),
+                autonomy: Some(Autonomy::Autopilot),
+                ..Default::default()
+            })
+            .unwrap();
         Self {
             core,
             hub,
@@ -93,7 +95,8 @@ impl Setup {
 
     fn task(&self, title: &str) -> String {
         self.core
-            .create_task(NewTask {
+            .tasks()
+            .create(NewTask {
                 title: title.into(),
                 ..Default::default()
             })
@@ -104,7 +107,7 @@ impl Setup {
     async fn wait_final(&self, id: &str) -> Task {
         let end = Instant::now() + LONG;
         loop {
-            let t = self.core.get_task(id).unwrap();
+            let t = self.core.tasks().get(id).unwrap();
             if t.status.is_final() {
                 return t;
             }

@@ -61,6 +61,23 @@ async fn tasks_run_by_priority_then_age() {
     env.stop().await;
 }
 
+/// Makes a task `hours` older, the way a restored backup would: its row goes
+/// out through the data export and comes back through the import (the
+/// tasks room stays the only writer of `tasks`).
+fn backdate(env: &Env, id: &str, hours: i64) {
+    let mut doc = env.core.export_document().unwrap();
+    doc.tables.retain(|name, _| name == "tasks");
+    let rows = doc.tables.get_mut("tasks").unwrap();
+    rows.retain(|r| r.get("id").and_then(|v| v.as_str()) == Some(id));
+    assert_eq!(rows.len(), 1, "task {id} is exported");
+    let then = chrono::Utc::now() - chrono::Duration::hours(hours);
+    rows[0].insert(
+        "created_at".into(),
+        serde_json::json!(then.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+    );
+    env.core.import_document(doc).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aging_lifts_old_low_priority_tasks() {
     let mut env = Env::new(ScriptedProvider::from_fn("scripted", |_, _| {
@@ -75,15 +92,7 @@ async fn aging_lifts_old_low_priority_tasks() {
     let old = env.task("old background", 1, &[]);
     let fresh = env.task("fresh high", 8, &[]);
     // The background task has waited two hours: with one level per 10 minutes it now outranks priority 8.
-    env.core
-        .store()
-        .write(|tx| {
-            Ok(tx.execute(
-                "UPDATE tasks SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 hours') WHERE id = ?1",
-                [&old.id],
-            )?)
-        })
-        .unwrap();
+    backdate(&env, &old.id, 2);
     env.start();
     env.set(SettingsPatch {
         paused: Some(false),
@@ -111,10 +120,7 @@ async fn aging_lifts_old_low_priority_tasks() {
     });
     let old = env.task("old background", 1, &[]);
     let fresh = env.task("fresh high", 8, &[]);
-    env.core
-        .store()
-        .write(|tx| Ok(tx.execute("UPDATE tasks SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-2 hours') WHERE id = ?1", [&old.id])?))
-        .unwrap();
+    backdate(&env, &old.id, 2);
     env.start();
     env.set(SettingsPatch {
         paused: Some(false),
@@ -187,7 +193,8 @@ async fn concurrency_limits_are_never_exceeded() {
         env.agent(n, &["work"], 3);
     }
     env.core
-        .update_provider(
+        .providers()
+        .update(
             "scripted",
             ProviderInput {
                 max_concurrent: Some(2),
@@ -229,7 +236,8 @@ async fn routing_follows_capabilities_load_and_failures() {
     // Their skills learned from the outcome.
     let skill = env
         .core
-        .get_agent(&analyst)
+        .agents()
+        .get(&analyst)
         .unwrap()
         .skills
         .into_iter()
@@ -289,7 +297,7 @@ async fn routing_follows_capabilities_load_and_failures() {
     assert_eq!(done[0].status, TaskStatus::Completed);
     assert_eq!(done[0].failed_agents, vec![flaky.clone()]);
     assert_eq!(done[0].routed_agent_id.as_deref(), Some(steady.as_str()));
-    let runs = env.core.task_runs(&t.id).unwrap();
+    let runs = env.core.runs().of_task(&t.id).unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!(
         runs[0].run.agent_id.as_deref(),
@@ -327,7 +335,8 @@ async fn failures_back_off_then_fail_after_max_attempts() {
     env.agent("Solo", &[], 1);
     let t = env
         .core
-        .create_task(ensemble_core::tasks::NewTask {
+        .tasks()
+        .create(ensemble_core::tasks::NewTask {
             title: "doomed".into(),
             max_attempts: Some(4),
             ..Default::default()
@@ -396,7 +405,7 @@ async fn an_open_breaker_holds_tasks_back_until_the_provider_recovers() {
         "no request while the breaker is open"
     );
     for id in &ids {
-        let t = env.core.get_task(id).unwrap();
+        let t = env.core.tasks().get(id).unwrap();
         assert_ne!(
             t.status,
             TaskStatus::Failed,
@@ -438,7 +447,7 @@ async fn a_crashed_worker_restarts_and_its_task_is_requeued() {
     );
     // The heartbeat keeps the agent's status current.
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let a = env.core.get_agent(&agent).unwrap();
+    let a = env.core.agents().get(&agent).unwrap();
     assert!(a.last_heartbeat.is_some());
     assert_eq!(a.status, ensemble_core::agents::AgentStatus::Idle);
     env.stop().await;
@@ -460,7 +469,7 @@ async fn pause_stops_new_work_and_a_paused_agent_is_skipped() {
     env.start();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        env.core.get_task(&t.id).unwrap().status,
+        env.core.tasks().get(&t.id).unwrap().status,
         TaskStatus::Queued,
         "nothing starts while paused"
     );
@@ -475,7 +484,7 @@ async fn pause_stops_new_work_and_a_paused_agent_is_skipped() {
         "the paused agent takes nothing"
     );
     assert_eq!(
-        env.core.get_agent(&a).unwrap().status,
+        env.core.agents().get(&a).unwrap().status,
         ensemble_core::agents::AgentStatus::Paused
     );
     env.stop().await;
@@ -504,13 +513,13 @@ async fn shutdown_interrupts_work_which_resumes_after_restart() {
         stopped_at.elapsed() < Duration::from_secs(10),
         "shutdown within 10 s"
     );
-    let task = env.core.get_task(&t.id).unwrap();
+    let task = env.core.tasks().get(&t.id).unwrap();
     assert_eq!(
         task.status,
         TaskStatus::Queued,
         "interrupted work goes back to the queue"
     );
-    let runs = env.core.task_runs(&t.id).unwrap();
+    let runs = env.core.runs().of_task(&t.id).unwrap();
     assert_eq!(runs[0].run.status, RunStatus::Interrupted);
 
     // A new orchestrator on the same store resumes the same run.
@@ -531,7 +540,7 @@ async fn shutdown_interrupts_work_which_resumes_after_restart() {
         done[0].output.as_deref(),
         Some("finished after the restart")
     );
-    let runs = env.core.task_runs(&t.id).unwrap();
+    let runs = env.core.runs().of_task(&t.id).unwrap();
     assert_eq!(
         runs.len(),
         1,

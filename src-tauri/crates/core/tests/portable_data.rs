@@ -34,34 +34,37 @@ use serde_json::{json, Value};
 const SECRET: &str = "sk-live-DO-NOT-EXPORT-4f2a9c";
 
 fn task(core: &Core, title: &str, agent: Option<&str>, parent: Option<&str>) -> String {
-    core.create_task(NewTask {
-        title: title.into(),
-        assigned_agent_id: agent.map(str::to_string),
-        parent_task_id: parent.map(str::to_string),
-        priority: Some(7),
-        ..Default::default()
-    })
-    .unwrap()
-    .id
+    core.tasks()
+        .create(NewTask {
+            title: title.into(),
+            assigned_agent_id: agent.map(str::to_string),
+            parent_task_id: parent.map(str::to_string),
+            priority: Some(7),
+            ..Default::default()
+        })
+        .unwrap()
+        .id
 }
 
 /// A record in every user table, made through the services where they
 /// exist (raw rows only for tables no service writes outside a run).
 fn populate(c: &Core) {
-    c.create_provider(ProviderInput {
-        name: Some("openai".into()),
-        kind: Some(ProviderKind::OpenAiCompatible),
-        base_url: Some("https://api.openai.com/v1".into()),
-        api_key_ref: Some("openai-key".into()),
-        default_model: Some("gpt-4o-mini".into()),
-        ..Default::default()
-    })
-    .unwrap();
+    c.providers()
+        .create(ProviderInput {
+            name: Some("openai".into()),
+            kind: Some(ProviderKind::OpenAiCompatible),
+            base_url: Some("https://api.openai.com/v1".into()),
+            api_key_ref: Some("openai-key".into()),
+            default_model: Some("gpt-4o-mini".into()),
+            ..Default::default()
+        })
+        .unwrap();
     SecretStore::file_only(c.data_dir())
         .set("openai-key", SECRET)
         .unwrap();
     let ada = c
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("Ada".into()),
             template: Some("analyst".into()),
             skills: Some(vec![SkillInput {
@@ -75,7 +78,8 @@ fn populate(c: &Core) {
         .unwrap()
         .id;
     let bob = c
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("Bob".into()),
             template: Some("writer".into()),
             provider: Some("openai".into()),
@@ -84,7 +88,8 @@ fn populate(c: &Core) {
         .unwrap()
         .id;
     let crew = c
-        .create_crew(CrewInput {
+        .crews()
+        .create(CrewInput {
             name: Some("Reports".into()),
             members: Some(vec![
                 MemberInput {
@@ -100,25 +105,28 @@ fn populate(c: &Core) {
         })
         .unwrap()
         .id;
-    c.add_relationship(
-        &crew,
-        RelationshipInput {
-            from_agent_id: ada.clone(),
-            to_agent_id: bob.clone(),
-            kind: Some(RelationKind::DelegatesTo),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    c.crews()
+        .add_relationship(
+            &crew,
+            RelationshipInput {
+                from_agent_id: ada.clone(),
+                to_agent_id: bob.clone(),
+                kind: Some(RelationKind::DelegatesTo),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let parent = task(c, "Quarterly report", Some(&ada), None);
     let child = task(c, "Pull the numbers", Some(&ada), Some(&parent));
     let writeup = task(c, "Write it up", Some(&bob), None);
-    c.add_task_dependency(&writeup, &parent).unwrap();
-    c.set_task_status(&parent, TaskStatus::Cancelled).unwrap();
+    c.tasks().add_dependency(&writeup, &parent).unwrap();
+    c.tasks()
+        .set_status(&parent, TaskStatus::Cancelled)
+        .unwrap();
 
     let (run_id, step_id, call_id) = c
         .write(|tx| {
-            let run = runs::insert_run(tx, &child, Some(&ada), 1, &json!({"resume": 1}))?;
+            let run = runs::insert_run(tx, &child, Some(&ada), 1, &runs::RunState::default())?;
             let step = runs::insert_step(
                 tx,
                 &run.id,
@@ -172,59 +180,66 @@ fn populate(c: &Core) {
             Ok((run.id, step.id, call.id))
         })
         .unwrap();
-    c.create_approval(NewApproval {
-        title: "Ada wants to run sql_query".into(),
-        proposed_action: json!({"tool": "sql_query", "arguments": {"query": "SELECT 1"}}),
-        task_id: Some(child.clone()),
-        run_id: Some(run_id),
-        step_id: Some(step_id),
-        tool_call_id: Some(call_id),
-        agent_id: Some(ada.clone()),
-        ..Default::default()
-    })
-    .unwrap();
-    c.send_message(NewMessage {
-        crew_id: Some(crew.clone()),
-        from_agent_id: Some(ada.clone()),
-        to_agent_id: Some(bob.clone()),
-        content: "The numbers are in.".into(),
-        ..Default::default()
-    })
-    .unwrap();
-    c.remember(
-        Some(&crew),
-        Some(&ada),
-        "Sales peak in March.",
-        "remember",
-        None,
-    )
-    .unwrap();
+    c.approvals()
+        .create(NewApproval {
+            title: "Ada wants to run sql_query".into(),
+            proposed_action: json!({"tool": "sql_query", "arguments": {"query": "SELECT 1"}}),
+            task_id: Some(child.clone()),
+            run_id: Some(run_id),
+            step_id: Some(step_id),
+            tool_call_id: Some(call_id),
+            agent_id: Some(ada.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    c.messages()
+        .send(NewMessage {
+            crew_id: Some(crew.clone()),
+            from_agent_id: Some(ada.clone()),
+            to_agent_id: Some(bob.clone()),
+            content: "The numbers are in.".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    c.memory()
+        .remember(
+            Some(&crew),
+            Some(&ada),
+            "Sales peak in March.",
+            "remember",
+            None,
+        )
+        .unwrap();
     let session = c
-        .create_chat_session(SessionInput {
+        .chat()
+        .create_session(SessionInput {
             title: Some("Ask Ada".into()),
             agent_id: Some(ada.clone()),
             ..Default::default()
         })
         .unwrap()
         .id;
-    c.add_chat_message(
-        &session,
-        ChatRole::User,
-        "How were sales?",
-        None,
-        ChatStatus::Complete,
-    )
-    .unwrap();
-    c.add_chat_message(
-        &session,
-        ChatRole::Assistant,
-        "Up 12%.",
-        Some(&ada),
-        ChatStatus::Complete,
-    )
-    .unwrap();
+    c.chat()
+        .add_message(
+            &session,
+            ChatRole::User,
+            "How were sales?",
+            None,
+            ChatStatus::Complete,
+        )
+        .unwrap();
+    c.chat()
+        .add_message(
+            &session,
+            ChatRole::Assistant,
+            "Up 12%.",
+            Some(&ada),
+            ChatStatus::Complete,
+        )
+        .unwrap();
     let wf = c
-        .create_workflow(WorkflowInput {
+        .workflows()
+        .create(WorkflowInput {
             name: Some("Weekly".into()),
             definition: Some(WorkflowDefinition {
                 steps: vec![WorkflowStep {
@@ -242,7 +257,7 @@ fn populate(c: &Core) {
             ..Default::default()
         })
         .unwrap();
-    c.start_workflow(&wf.id, json!("sales")).unwrap();
+    c.workflows().start(&wf.id, json!("sales")).unwrap();
     c.update_settings(SettingsPatch {
         max_concurrent_tasks: Some(3),
         approval_expiry_hours: Some(48),
@@ -298,7 +313,8 @@ fn comparable(doc: &DataDocument) -> BTreeMap<String, Vec<Value>> {
 }
 
 fn board_totals(c: &Core) -> Vec<(TaskStatus, u64)> {
-    c.task_board(&TaskFilter::default(), 5)
+    c.tasks()
+        .board(&TaskFilter::default(), 5)
         .unwrap()
         .into_iter()
         .map(|col| (col.status, col.total))
@@ -362,7 +378,11 @@ fn export_then_import_recreates_every_row_without_secrets() {
     assert_eq!(comparable(&back), comparable(&doc));
     assert!(!dst.data_dir().join("secrets").exists());
     assert_eq!(
-        dst.get_provider("openai").unwrap().api_key_ref.as_deref(),
+        dst.providers()
+            .get("openai")
+            .unwrap()
+            .api_key_ref
+            .as_deref(),
         Some("openai-key")
     );
 
@@ -421,25 +441,26 @@ fn import_merges_by_id_and_keeps_what_the_file_does_not_have() {
     let own = helpers::agent(&dst, "Mine", &["writing"]);
     let own_task = task(&dst, "My own task", Some(&own), None);
     dst.import_data(&path).unwrap();
-    dst.update_agent(
-        &ada,
-        AgentInput {
-            name: Some("Renamed here".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    dst.agents()
+        .update(
+            &ada,
+            AgentInput {
+                name: Some("Renamed here".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let s = dst.import_data(&path).unwrap();
     assert_eq!(s.tables["agents"].updated, 1);
     assert_eq!(
-        dst.get_agent(&ada).unwrap().name,
+        dst.agents().get(&ada).unwrap().name,
         "Ada",
         "the file's version wins"
     );
-    assert_eq!(dst.get_agent(&own).unwrap().name, "Mine");
-    assert_eq!(dst.get_task(&own_task).unwrap().title, "My own task");
+    assert_eq!(dst.agents().get(&own).unwrap().name, "Mine");
+    assert_eq!(dst.tasks().get(&own_task).unwrap().title, "My own task");
     assert_eq!(
-        dst.task_board(&TaskFilter::default(), 5).unwrap()[0].total,
+        dst.tasks().board(&TaskFilter::default(), 5).unwrap()[0].total,
         2,
         "queued: the file's task and mine"
     );
@@ -465,7 +486,8 @@ fn refused(c: &Core, doc: &Value) -> CoreError {
 fn a_clash_on_another_unique_key_refuses_the_whole_file() {
     let src = core();
     let ada = src
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("Ada".into()),
             skills: Some(vec![SkillInput {
                 skill_name: "research".into(),
@@ -481,18 +503,19 @@ fn a_clash_on_another_unique_key_refuses_the_whole_file() {
     let path = export(&src, out.path());
     dst.import_data(&path).unwrap();
     // Here the skill is written again: same name, new id.
-    dst.update_agent(
-        &ada,
-        AgentInput {
-            skills: Some(vec![SkillInput {
-                skill_name: "research".into(),
-                proficiency: Some(0.9),
+    dst.agents()
+        .update(
+            &ada,
+            AgentInput {
+                skills: Some(vec![SkillInput {
+                    skill_name: "research".into(),
+                    proficiency: Some(0.9),
+                    ..Default::default()
+                }]),
                 ..Default::default()
-            }]),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+            },
+        )
+        .unwrap();
     task(&dst, "Something new here", None, None);
     let e = refused(&dst, &doc);
     assert_eq!(e.code(), "CONFLICT", "{e}");
@@ -589,8 +612,8 @@ fn a_task_running_here_is_not_replaced() {
     let path = export(&src, out.path());
     let dst = core();
     dst.import_data(&path).unwrap();
-    dst.set_task_status(&id, TaskStatus::Planning).unwrap();
-    dst.set_task_status(&id, TaskStatus::Running).unwrap();
+    dst.tasks().set_status(&id, TaskStatus::Planning).unwrap();
+    dst.tasks().set_status(&id, TaskStatus::Running).unwrap();
     let e = refused(&dst, &doc);
     assert_eq!(e.code(), "CONFLICT");
     assert!(e.to_string().contains("'Long job'"), "{e}");
@@ -603,17 +626,17 @@ fn a_task_running_here_is_not_replaced() {
 fn work_in_progress_in_the_file_is_requeued() {
     let src = core();
     let id = task(&src, "Was running", None, None);
-    src.set_task_status(&id, TaskStatus::Planning).unwrap();
-    src.set_task_status(&id, TaskStatus::Running).unwrap();
-    src.write(|tx| runs::insert_run(tx, &id, None, 1, &json!({})))
+    src.tasks().set_status(&id, TaskStatus::Planning).unwrap();
+    src.tasks().set_status(&id, TaskStatus::Running).unwrap();
+    src.write(|tx| runs::insert_run(tx, &id, None, 1, &runs::RunState::default()))
         .unwrap();
     let out = tempfile::tempdir().unwrap();
     let path = export(&src, out.path());
     let dst = core();
     let s = dst.import_data(&path).unwrap();
     assert_eq!(s.requeued, 1);
-    assert_eq!(dst.get_task(&id).unwrap().status, TaskStatus::Queued);
-    let runs = dst.task_runs(&id).unwrap();
+    assert_eq!(dst.tasks().get(&id).unwrap().status, TaskStatus::Queued);
+    let runs = dst.runs().of_task(&id).unwrap();
     assert_eq!(runs[0].run.status, RunStatus::Interrupted);
     assert_eq!(board_totals(&dst), counted_by_status(&dst));
 }

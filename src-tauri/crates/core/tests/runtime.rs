@@ -38,7 +38,8 @@ fn observed(req: &ChatRequest) -> Vec<String> {
 
 fn worker(env: &Env, autonomy: Autonomy, tools: &[&str]) -> String {
     env.core
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("Doer".into()),
             system_prompt: Some("You are Doer.".into()),
             allowed_tools: Some(tools.iter().map(|t| t.to_string()).collect()),
@@ -75,7 +76,7 @@ async fn a_multi_step_run_with_a_repair_and_an_unknown_tool() {
     env.start();
     let done = env.wait_final(std::slice::from_ref(&t), LONG).await;
     assert_eq!(done[0].status, TaskStatus::Completed, "{:?}", done[0].error);
-    let trace = &env.core.task_runs(&t).unwrap()[0];
+    let trace = &env.core.runs().of_task(&t).unwrap()[0];
     let obs: Vec<&str> = trace
         .steps
         .iter()
@@ -182,7 +183,8 @@ async fn manual_records_a_suggestion_and_runs_nothing() {
     assert!(lines(&env, "m.txt").is_empty(), "nothing executed");
     let s = env
         .core
-        .list_approvals(Some(ApprovalStatus::Pending), Paging::default())
+        .approvals()
+        .list(Some(ApprovalStatus::Pending), Paging::default())
         .unwrap()
         .items;
     assert_eq!(s.len(), 1);
@@ -223,7 +225,8 @@ async fn copilot_waits_and_approve_runs_the_action() {
         "nothing runs before approval"
     );
     env.core
-        .decide_approval(
+        .approvals()
+        .decide(
             &ap.id,
             Decision {
                 verdict: Some(Verdict::Approve),
@@ -245,7 +248,7 @@ async fn edit_runs_the_edited_arguments_and_reject_feeds_the_reason_back() {
     env.start();
     let ap = env.pending_approval(LONG).await;
     env.core
-        .decide_approval(
+        .approvals().decide(
             &ap.id,
             Decision {
                 verdict: Some(Verdict::Edit),
@@ -260,7 +263,8 @@ async fn edit_runs_the_edited_arguments_and_reject_feeds_the_reason_back() {
     let t2 = env.task_for(&a, "reject me");
     let ap = env.pending_approval(LONG).await;
     env.core
-        .decide_approval(
+        .approvals()
+        .decide(
             &ap.id,
             Decision {
                 verdict: Some(Verdict::Reject),
@@ -304,7 +308,7 @@ async fn an_expired_approval_is_a_rejection() {
             )?)
         })
         .unwrap();
-    assert_eq!(env.core.expire_approvals().unwrap(), vec![ap.id.clone()]);
+    assert_eq!(env.core.approvals().expire().unwrap(), vec![ap.id.clone()]);
     let done = env.wait_final(&[t], LONG).await;
     assert!(
         done[0]
@@ -332,7 +336,8 @@ async fn autopilot_executes_and_tells_the_human() {
     assert_eq!(n.kind, NoticeKind::ActedOnAutopilot);
     assert!(env
         .core
-        .list_approvals(None, Paging::default())
+        .approvals()
+        .list(None, Paging::default())
         .unwrap()
         .items
         .is_empty());
@@ -350,11 +355,11 @@ async fn a_pending_approval_survives_a_restart_and_the_run_resumes() {
     // A new runner on the same data folder: the request is still pending.
     let core = Arc::new(ensemble_core::Core::open(env.dir.path()).unwrap());
     assert_eq!(
-        core.get_approval(&ap.id).unwrap().status,
+        core.approvals().get(&ap.id).unwrap().status,
         ApprovalStatus::Pending
     );
     assert_eq!(
-        core.get_task(&t).unwrap().status,
+        core.tasks().get(&t).unwrap().status,
         TaskStatus::AwaitingApproval
     );
     let runtime = Arc::new(AgentRuntime::new(
@@ -366,23 +371,24 @@ async fn a_pending_approval_survives_a_restart_and_the_run_resumes() {
     env.start();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        env.core.get_task(&t).unwrap().status,
+        env.core.tasks().get(&t).unwrap().status,
         TaskStatus::AwaitingApproval,
         "still waiting after the restart"
     );
-    core.decide_approval(
-        &ap.id,
-        Decision {
-            verdict: Some(Verdict::Approve),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    core.approvals()
+        .decide(
+            &ap.id,
+            Decision {
+                verdict: Some(Verdict::Approve),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let done = env.wait_final(std::slice::from_ref(&t), LONG).await;
     assert_eq!(done[0].output.as_deref(), Some("Result: appended"));
     assert_eq!(lines(&env, "c.txt"), ["original"]);
     assert_eq!(
-        env.core.task_runs(&t).unwrap().len(),
+        env.core.runs().of_task(&t).unwrap().len(),
         1,
         "the same run resumed"
     );
@@ -414,11 +420,13 @@ async fn a_side_effect_interrupted_mid_call_is_never_repeated_silently() {
     env.stop().await;
     let calls = env
         .core
+        .runs()
         .tool_calls_in_state(ToolCallState::Running)
         .unwrap();
     let all: Vec<_> = env
         .core
-        .task_runs(&t)
+        .runs()
+        .of_task(&t)
         .unwrap()
         .into_iter()
         .flat_map(|r| r.tool_calls)
@@ -428,7 +436,7 @@ async fn a_side_effect_interrupted_mid_call_is_never_repeated_silently() {
         calls.len(),
         1,
         "the journal shows the call was running: {all:?} task {:?}",
-        env.core.get_task(&t).unwrap().status
+        env.core.tasks().get(&t).unwrap().status
     );
 
     let runtime = Arc::new(AgentRuntime::new(
@@ -442,13 +450,15 @@ async fn a_side_effect_interrupted_mid_call_is_never_repeated_silently() {
     assert_eq!(ap.kind, ApprovalKind::AmbiguousToolCall);
     assert_eq!(
         env.core
+            .runs()
             .tool_calls_in_state(ToolCallState::Ambiguous)
             .unwrap()
             .len(),
         1
     );
     env.core
-        .decide_approval(
+        .approvals()
+        .decide(
             &ap.id,
             Decision {
                 verdict: Some(Verdict::Reject),
@@ -482,6 +492,7 @@ async fn an_interrupted_idempotent_call_is_simply_run_again() {
     let end = Instant::now() + LONG;
     while env
         .core
+        .runs()
         .tool_calls_in_state(ToolCallState::Running)
         .unwrap()
         .is_empty()
@@ -501,7 +512,8 @@ async fn an_interrupted_idempotent_call_is_simply_run_again() {
     assert_eq!(done[0].output.as_deref(), Some("rested"));
     assert!(
         env.core
-            .list_approvals(None, Paging::default())
+            .approvals()
+            .list(None, Paging::default())
             .unwrap()
             .items
             .is_empty(),
@@ -522,7 +534,8 @@ async fn a_final_answer_can_require_approval() {
     }));
     let a = env
         .core
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("Careful".into()),
             autonomy: Some(Autonomy::Copilot),
             approve_final_output: Some(true),
@@ -538,7 +551,8 @@ async fn a_final_answer_can_require_approval() {
         (ApprovalKind::FinalOutput, Some("A very long answer."))
     );
     env.core
-        .decide_approval(
+        .approvals()
+        .decide(
             &first.id,
             Decision {
                 verdict: Some(Verdict::Reject),
@@ -551,7 +565,8 @@ async fn a_final_answer_can_require_approval() {
     let second = loop {
         let p = env
             .core
-            .list_approvals(Some(ApprovalStatus::Pending), Paging::default())
+            .approvals()
+            .list(Some(ApprovalStatus::Pending), Paging::default())
             .unwrap()
             .items;
         if let Some(a) = p.into_iter().find(|a| a.id != first.id) {
@@ -562,7 +577,8 @@ async fn a_final_answer_can_require_approval() {
     };
     assert_eq!(second.proposed_action["answer"], "Short answer.");
     env.core
-        .decide_approval(
+        .approvals()
+        .decide(
             &second.id,
             Decision {
                 verdict: Some(Verdict::Edit),
@@ -604,7 +620,8 @@ async fn token_and_cost_caps_stop_the_run_with_a_reason() {
     let mut env = Env::new(ScriptedProvider::from_fn("scripted", |_, _| costly_call()));
     // $10 per million tokens in and out: each step costs $0.005.
     env.core
-        .update_provider(
+        .providers()
+        .update(
             "scripted",
             ProviderInput {
                 cost_table: Some(
@@ -625,7 +642,8 @@ async fn token_and_cost_caps_stop_the_run_with_a_reason() {
     let a = worker(&env, Autonomy::Autopilot, &["test_sleep"]);
     let by_tokens = env
         .core
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "token-capped".into(),
             assigned_agent_id: Some(a.clone()),
             max_tokens: Some(1200),
@@ -635,7 +653,8 @@ async fn token_and_cost_caps_stop_the_run_with_a_reason() {
         .id;
     let by_cost = env
         .core
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "cost-capped".into(),
             assigned_agent_id: Some(a.clone()),
             max_cost: Some(0.012),

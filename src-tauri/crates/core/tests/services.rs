@@ -18,12 +18,13 @@ use ensemble_core::tasks::{NewTask, TaskFilter, TaskPatch, TaskStatus};
 use ensemble_core::{ChangeOp, Entity, Paging};
 
 fn task(core: &ensemble_core::Core, title: &str) -> String {
-    core.create_task(NewTask {
-        title: title.into(),
-        ..Default::default()
-    })
-    .unwrap()
-    .id
+    core.tasks()
+        .create(NewTask {
+            title: title.into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .id
 }
 
 // ---------------------------------------------------------------- names
@@ -34,7 +35,8 @@ fn empty_names_are_refused() {
     let before = fingerprint(&c);
     for name in ["", "   ", "\t"] {
         let e = c
-            .create_agent(AgentInput {
+            .agents()
+            .create(AgentInput {
                 name: Some(name.into()),
                 ..Default::default()
             })
@@ -42,21 +44,23 @@ fn empty_names_are_refused() {
         assert_eq!(e.code(), "VALIDATION");
         assert_eq!(e.to_string(), "name: must not be empty");
         let e = c
-            .create_crew(CrewInput {
+            .crews()
+            .create(CrewInput {
                 name: Some(name.into()),
                 ..Default::default()
             })
             .unwrap_err();
         assert_eq!(e.to_string(), "name: must not be empty");
         let e = c
-            .create_task(NewTask {
+            .tasks()
+            .create(NewTask {
                 title: name.into(),
                 ..Default::default()
             })
             .unwrap_err();
         assert_eq!(e.to_string(), "title: must not be empty");
     }
-    let e = c.create_agent(AgentInput::default()).unwrap_err();
+    let e = c.agents().create(AgentInput::default()).unwrap_err();
     assert_eq!(e.to_string(), "name: must not be empty");
     assert_eq!(fingerprint(&c), before);
 }
@@ -65,7 +69,8 @@ fn empty_names_are_refused() {
 fn a_template_provides_the_name_and_fields() {
     let c = core();
     let a = c
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             template: Some("Analyst".into()),
             ..Default::default()
         })
@@ -75,7 +80,8 @@ fn a_template_provides_the_name_and_fields() {
     assert!(a.capabilities.contains(&"sql_query".to_string()));
     assert_eq!(a.autonomy, Autonomy::Copilot);
     let e = c
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             template: Some("astronaut".into()),
             ..Default::default()
         })
@@ -99,7 +105,8 @@ fn priority_outside_one_to_ten_is_refused() {
     let before = fingerprint(&c);
     for p in [0, 11, -3, 1000] {
         let e = c
-            .create_task(NewTask {
+            .tasks()
+            .create(NewTask {
                 title: "x".into(),
                 priority: Some(p),
                 ..Default::default()
@@ -111,7 +118,8 @@ fn priority_outside_one_to_ten_is_refused() {
             format!("priority: must be between 1 and 10 (10 is highest), got {p}")
         );
         let e = c
-            .update_task(
+            .tasks()
+            .update(
                 &id,
                 TaskPatch {
                     priority: Some(p),
@@ -124,15 +132,16 @@ fn priority_outside_one_to_ten_is_refused() {
     assert_eq!(fingerprint(&c), before);
     for p in [1, 10] {
         assert_eq!(
-            c.update_task(
-                &id,
-                TaskPatch {
-                    priority: Some(p),
-                    ..Default::default()
-                }
-            )
-            .unwrap()
-            .priority as i64,
+            c.tasks()
+                .update(
+                    &id,
+                    TaskPatch {
+                        priority: Some(p),
+                        ..Default::default()
+                    }
+                )
+                .unwrap()
+                .priority as i64,
             p
         );
     }
@@ -143,20 +152,21 @@ fn priority_outside_one_to_ten_is_refused() {
 #[test]
 fn unknown_ids_are_refused_with_the_id() {
     let c = core();
-    let e = c.get_agent("nope").unwrap_err();
+    let e = c.agents().get("nope").unwrap_err();
     assert_eq!(
         (e.code(), e.to_string().as_str()),
         ("NOT_FOUND", "agent nope does not exist")
     );
     assert_eq!(
-        c.get_task("t-missing").unwrap_err().to_string(),
+        c.tasks().get("t-missing").unwrap_err().to_string(),
         "task t-missing does not exist"
     );
-    assert_eq!(c.delete_agent("nope").unwrap_err().code(), "NOT_FOUND");
-    assert_eq!(c.cancel_task("nope").unwrap_err().code(), "NOT_FOUND");
+    assert_eq!(c.agents().delete("nope").unwrap_err().code(), "NOT_FOUND");
+    assert_eq!(c.tasks().cancel("nope").unwrap_err().code(), "NOT_FOUND");
     let before = fingerprint(&c);
     let e = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "x".into(),
             assigned_agent_id: Some("ghost".into()),
             ..Default::default()
@@ -164,7 +174,8 @@ fn unknown_ids_are_refused_with_the_id() {
         .unwrap_err();
     assert_eq!(e.to_string(), "agent ghost does not exist");
     let e = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "x".into(),
             parent_task_id: Some("ghost".into()),
             ..Default::default()
@@ -172,7 +183,8 @@ fn unknown_ids_are_refused_with_the_id() {
         .unwrap_err();
     assert_eq!(e.to_string(), "parent task ghost does not exist");
     let e = c
-        .create_crew(CrewInput {
+        .crews()
+        .create(CrewInput {
             name: Some("c".into()),
             members: Some(vec![MemberInput {
                 agent_id: "ghost".into(),
@@ -191,11 +203,15 @@ fn unknown_ids_are_refused_with_the_id() {
 fn illegal_status_moves_are_refused() {
     let c = core();
     let id = task(&c, "t");
-    let e = c.set_task_status(&id, TaskStatus::Completed).unwrap_err();
+    let e = c
+        .tasks()
+        .set_status(&id, TaskStatus::Completed)
+        .unwrap_err();
     assert_eq!(e.code(), "ILLEGAL_TRANSITION");
     assert_eq!(e.to_string(), "a task cannot move from queued to completed");
     assert_eq!(
-        c.set_task_status(&id, TaskStatus::Running)
+        c.tasks()
+            .set_status(&id, TaskStatus::Running)
             .unwrap_err()
             .code(),
         "ILLEGAL_TRANSITION"
@@ -208,31 +224,33 @@ fn illegal_status_moves_are_refused() {
         TaskStatus::Running,
         TaskStatus::Completed,
     ] {
-        assert_eq!(c.set_task_status(&id, s).unwrap().status, s);
+        assert_eq!(c.tasks().set_status(&id, s).unwrap().status, s);
     }
-    let done = c.get_task(&id).unwrap();
+    let done = c.tasks().get(&id).unwrap();
     assert!(done.started_at.is_some() && done.completed_at.is_some());
     let before = fingerprint(&c);
     assert_eq!(
-        c.cancel_task(&id).unwrap_err().to_string(),
+        c.tasks().cancel(&id).unwrap_err().to_string(),
         "a task cannot move from completed to cancelled"
     );
     assert_eq!(
-        c.set_task_status(&id, TaskStatus::Queued)
+        c.tasks()
+            .set_status(&id, TaskStatus::Queued)
             .unwrap_err()
             .code(),
         "ILLEGAL_TRANSITION"
     );
     assert_eq!(
-        c.update_task(
-            &id,
-            TaskPatch {
-                title: Some("new".into()),
-                ..Default::default()
-            }
-        )
-        .unwrap_err()
-        .code(),
+        c.tasks()
+            .update(
+                &id,
+                TaskPatch {
+                    title: Some("new".into()),
+                    ..Default::default()
+                }
+            )
+            .unwrap_err()
+            .code(),
         "VALIDATION"
     );
     assert_eq!(fingerprint(&c), before);
@@ -248,31 +266,37 @@ fn failed_tasks_can_be_retried_and_cancel_reaches_subtasks() {
         TaskStatus::Failed,
         TaskStatus::Queued,
     ] {
-        c.set_task_status(&id, s).unwrap();
+        c.tasks().set_status(&id, s).unwrap();
     }
     let sub = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "sub".into(),
             parent_task_id: Some(id.clone()),
             ..Default::default()
         })
         .unwrap();
     let subsub = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "subsub".into(),
             parent_task_id: Some(sub.id.clone()),
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(c.subtasks(&id).unwrap().len(), 1);
-    c.cancel_task(&id).unwrap();
-    assert_eq!(c.get_task(&sub.id).unwrap().status, TaskStatus::Cancelled);
+    assert_eq!(c.tasks().subtasks(&id).unwrap().len(), 1);
+    c.tasks().cancel(&id).unwrap();
     assert_eq!(
-        c.get_task(&subsub.id).unwrap().status,
+        c.tasks().get(&sub.id).unwrap().status,
+        TaskStatus::Cancelled
+    );
+    assert_eq!(
+        c.tasks().get(&subsub.id).unwrap().status,
         TaskStatus::Cancelled
     );
     let e = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "late".into(),
             parent_task_id: Some(id),
             ..Default::default()
@@ -292,7 +316,8 @@ fn an_agent_cannot_be_related_to_itself() {
     let c = core();
     let a = agent(&c, "Ann", &[]);
     let crew = c
-        .create_crew(CrewInput {
+        .crews()
+        .create(CrewInput {
             name: Some("crew".into()),
             members: Some(vec![MemberInput {
                 agent_id: a.clone(),
@@ -303,6 +328,7 @@ fn an_agent_cannot_be_related_to_itself() {
         .unwrap();
     let before = fingerprint(&c);
     let e = c
+        .crews()
         .add_relationship(
             &crew.id,
             RelationshipInput {
@@ -328,7 +354,8 @@ fn relationship_queries_answer_who_supervises_whom() {
     let wri = agent(&c, "Wri", &["writing"]);
     let outsider = agent(&c, "Out", &[]);
     let crew = c
-        .create_crew(CrewInput {
+        .crews()
+        .create(CrewInput {
             name: Some("team".into()),
             process: Some(Process::Hierarchical),
             members: Some(
@@ -345,7 +372,7 @@ fn relationship_queries_answer_who_supervises_whom() {
         })
         .unwrap();
     let rel = |from: &str, to: &str, kind| {
-        c.add_relationship(
+        c.crews().add_relationship(
             &crew.id,
             RelationshipInput {
                 from_agent_id: from.into(),
@@ -368,47 +395,48 @@ fn relationship_queries_answer_who_supervises_whom() {
     assert!(e.to_string().contains("not a member of this crew"), "{e}");
 
     assert_eq!(
-        c.supervisor_of(&crew.id, &ana).unwrap().as_deref(),
+        c.crews().supervisor_of(&crew.id, &ana).unwrap().as_deref(),
         Some(boss.as_str())
     );
     assert_eq!(
-        c.supervisor_of(&crew.id, &wri).unwrap().as_deref(),
+        c.crews().supervisor_of(&crew.id, &wri).unwrap().as_deref(),
         Some(boss.as_str())
     );
-    assert_eq!(c.supervisor_of(&crew.id, &boss).unwrap(), None);
-    let mut subs = c.subordinates_of(&crew.id, &boss).unwrap();
+    assert_eq!(c.crews().supervisor_of(&crew.id, &boss).unwrap(), None);
+    let mut subs = c.crews().subordinates_of(&crew.id, &boss).unwrap();
     subs.sort();
     let mut expected = vec![ana.clone(), wri.clone()];
     expected.sort();
     assert_eq!(subs, expected);
-    assert!(c.may_delegate(&crew.id, &boss, &ana).unwrap());
+    assert!(c.crews().may_delegate(&crew.id, &boss, &ana).unwrap());
     assert!(
-        c.may_delegate(&crew.id, &boss, &wri).unwrap(),
+        c.crews().may_delegate(&crew.id, &boss, &wri).unwrap(),
         "wri reports to boss"
     );
-    assert!(c.may_delegate(&crew.id, &ana, &wri).unwrap());
-    assert!(!c.may_delegate(&crew.id, &wri, &ana).unwrap());
-    assert!(!c.may_delegate(&crew.id, &ana, &boss).unwrap());
+    assert!(c.crews().may_delegate(&crew.id, &ana, &wri).unwrap());
+    assert!(!c.crews().may_delegate(&crew.id, &wri, &ana).unwrap());
+    assert!(!c.crews().may_delegate(&crew.id, &ana, &boss).unwrap());
 
     // Removing a member drops its relationships.
-    c.update_crew(
-        &crew.id,
-        CrewInput {
-            members: Some(vec![
-                MemberInput {
-                    agent_id: boss.clone(),
-                    role: None,
-                },
-                MemberInput {
-                    agent_id: ana.clone(),
-                    role: None,
-                },
-            ]),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let crew = c.get_crew(&crew.id).unwrap();
+    c.crews()
+        .update(
+            &crew.id,
+            CrewInput {
+                members: Some(vec![
+                    MemberInput {
+                        agent_id: boss.clone(),
+                        role: None,
+                    },
+                    MemberInput {
+                        agent_id: ana.clone(),
+                        role: None,
+                    },
+                ]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let crew = c.crews().get(&crew.id).unwrap();
     assert_eq!(crew.relationships.len(), 1);
     assert_eq!(
         crew.members
@@ -426,7 +454,8 @@ fn a_dependency_cycle_is_refused_and_named() {
     let c = core();
     let a = task(&c, "Gather data");
     let b = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "Analyse".into(),
             depends_on: Some(vec![a.clone()]),
             ..Default::default()
@@ -434,7 +463,8 @@ fn a_dependency_cycle_is_refused_and_named() {
         .unwrap()
         .id;
     let d = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "Report".into(),
             depends_on: Some(vec![b.clone()]),
             ..Default::default()
@@ -442,20 +472,23 @@ fn a_dependency_cycle_is_refused_and_named() {
         .unwrap()
         .id;
     let before = fingerprint(&c);
-    let e = c.add_task_dependency(&a, &d).unwrap_err();
+    let e = c.tasks().add_dependency(&a, &d).unwrap_err();
     assert_eq!(e.code(), "CYCLE");
     assert_eq!(
         e.to_string(),
         "that would create a cycle: 'Gather data' → 'Report' → 'Analyse' → 'Gather data'"
     );
-    let e = c.add_task_dependency(&a, &a).unwrap_err();
+    let e = c.tasks().add_dependency(&a, &a).unwrap_err();
     assert_eq!(
         e.to_string(),
         "that would create a cycle: 'Gather data' depends on itself"
     );
     assert_eq!(fingerprint(&c), before);
     // A harmless extra edge is fine.
-    assert_eq!(c.add_task_dependency(&d, &a).unwrap().depends_on.len(), 2);
+    assert_eq!(
+        c.tasks().add_dependency(&d, &a).unwrap().depends_on.len(),
+        2
+    );
 }
 
 // ---------------------------------------------------------------- sizes
@@ -465,7 +498,8 @@ fn oversize_text_is_refused() {
     let c = core();
     let before = fingerprint(&c);
     let e = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "x".into(),
             objective: Some("a".repeat(100_001)),
             ..Default::default()
@@ -477,7 +511,8 @@ fn oversize_text_is_refused() {
         "objective is too long: 100001 characters, the limit is 100000"
     );
     let e = c
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("n".repeat(201)),
             ..Default::default()
         })
@@ -487,7 +522,8 @@ fn oversize_text_is_refused() {
         "name is too long: 201 characters, the limit is 200"
     );
     let e = c
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("ok".into()),
             system_prompt: Some("p".repeat(100_001)),
             ..Default::default()
@@ -534,7 +570,7 @@ fn other_agent_fields_are_validated() {
     ];
     let before = fingerprint(&c);
     for input in bad {
-        let e = c.create_agent(input).unwrap_err();
+        let e = c.agents().create(input).unwrap_err();
         assert_eq!(e.code(), "VALIDATION", "{e}");
     }
     assert_eq!(fingerprint(&c), before);
@@ -550,7 +586,8 @@ fn a_rejected_write_leaves_the_database_unchanged() {
     let before = fingerprint(&c);
     // The task row is inserted before the second dependency fails: the whole write must roll back.
     let e = c
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "new".into(),
             depends_on: Some(vec![a.clone(), "missing".into()]),
             ..Default::default()
@@ -559,7 +596,8 @@ fn a_rejected_write_leaves_the_database_unchanged() {
     assert_eq!(e.to_string(), "task missing does not exist");
     // Crew row and first member are written before the duplicate is noticed.
     let e = c
-        .create_crew(CrewInput {
+        .crews()
+        .create(CrewInput {
             name: Some("c".into()),
             members: Some(vec![
                 MemberInput {
@@ -577,7 +615,8 @@ fn a_rejected_write_leaves_the_database_unchanged() {
     assert!(e.to_string().contains("listed twice"), "{e}");
     // The manager check runs after the crew and its members are written.
     let e = c
-        .create_crew(CrewInput {
+        .crews()
+        .create(CrewInput {
             name: Some("c".into()),
             members: Some(vec![MemberInput {
                 agent_id: ann.clone(),
@@ -590,7 +629,8 @@ fn a_rejected_write_leaves_the_database_unchanged() {
     assert!(e.to_string().contains("must be a member"), "{e}");
     // fingerprint differs only by the helper agent created above; compare after removing it
     let extra = c
-        .list_agents(
+        .agents()
+        .list(
             &AgentFilter {
                 search: Some("Outsider".into()),
                 ..Default::default()
@@ -598,7 +638,7 @@ fn a_rejected_write_leaves_the_database_unchanged() {
             Paging::default(),
         )
         .unwrap();
-    c.delete_agent(&extra.items[0].id).unwrap();
+    c.agents().delete(&extra.items[0].id).unwrap();
     assert_eq!(fingerprint(&c), before);
 }
 
@@ -620,7 +660,7 @@ fn a_corrupt_row_gives_a_clear_error_and_loses_nothing() {
             )?)
         })
         .unwrap();
-    let e = c.get_agent(&id).unwrap_err();
+    let e = c.agents().get(&id).unwrap_err();
     assert_eq!(e.code(), "CORRUPT_RECORD");
     assert!(
         e.to_string()
@@ -628,7 +668,8 @@ fn a_corrupt_row_gives_a_clear_error_and_loses_nothing() {
         "{e}"
     );
     assert!(c
-        .list_agents(&AgentFilter::default(), Paging::default())
+        .agents()
+        .list(&AgentFilter::default(), Paging::default())
         .is_err());
     // The row is still there and can be removed.
     let raw: String = c
@@ -641,9 +682,10 @@ fn a_corrupt_row_gives_a_clear_error_and_loses_nothing() {
         })
         .unwrap();
     assert_eq!(raw, "not json");
-    c.delete_agent(&id).unwrap();
+    c.agents().delete(&id).unwrap();
     assert_eq!(
-        c.list_agents(&AgentFilter::default(), Paging::default())
+        c.agents()
+            .list(&AgentFilter::default(), Paging::default())
             .unwrap()
             .total,
         0

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use ensemble_core::agents::AgentInput;
 use ensemble_core::orchestrator::delegation::DelegationRequest;
-use ensemble_core::orchestrator::workflow::{StepStatus, WorkflowRunStatus};
 use ensemble_core::providers::{FinishReason, ProviderError, Role, StreamEvent};
 use ensemble_core::settings::SettingsPatch;
 use ensemble_core::tasks::{NewTask, TaskStatus};
 use ensemble_core::workflows::{
     ConditionOp, FailurePolicy, StepCondition, WorkflowDefinition, WorkflowInput, WorkflowStep,
 };
+use ensemble_core::workflows::{StepStatus, WorkflowRunStatus};
 use ensemble_llm::scripted::{Reply, ScriptedProvider, Step};
 use orch::{task_title, Env};
 
@@ -47,10 +47,10 @@ fn objective(req: &ensemble_core::providers::ChatRequest) -> String {
         .unwrap_or_default()
 }
 
-async fn wait_run(env: &Env, id: &str) -> ensemble_core::orchestrator::workflow::WorkflowRun {
+async fn wait_run(env: &Env, id: &str) -> ensemble_core::workflows::WorkflowRun {
     let end = Instant::now() + LONG;
     loop {
-        let r = env.core.workflow_run(id).unwrap();
+        let r = env.core.workflows().run(id).unwrap();
         if r.status != WorkflowRunStatus::Running {
             return r;
         }
@@ -68,7 +68,8 @@ fn a_cycle_is_refused_with_its_steps_named() {
     let dir = tempfile::tempdir().unwrap();
     let core = ensemble_core::Core::open(dir.path()).unwrap();
     let e = core
-        .create_workflow(WorkflowInput {
+        .workflows()
+        .create(WorkflowInput {
             name: Some("loop".into()),
             definition: Some(WorkflowDefinition {
                 steps: vec![
@@ -118,7 +119,8 @@ async fn a_diamond_runs_its_branches_concurrently_and_joins_their_outputs() {
     env.agent("A2", &[], 2);
     let wf = env
         .core
-        .create_workflow(WorkflowInput {
+        .workflows()
+        .create(WorkflowInput {
             name: Some("diamond".into()),
             definition: Some(WorkflowDefinition {
                 steps: vec![
@@ -135,7 +137,8 @@ async fn a_diamond_runs_its_branches_concurrently_and_joins_their_outputs() {
     env.start();
     let run = env
         .core
-        .start_workflow(&wf.id, serde_json::json!("the topic"))
+        .workflows()
+        .start(&wf.id, serde_json::json!("the topic"))
         .unwrap();
     let run = wait_run(&env, &run.id).await;
     assert_eq!(run.status, WorkflowRunStatus::Completed);
@@ -184,7 +187,8 @@ async fn a_false_condition_skips_its_branch() {
     });
     let wf = env
         .core
-        .create_workflow(WorkflowInput {
+        .workflows()
+        .create(WorkflowInput {
             name: Some("gated".into()),
             definition: Some(WorkflowDefinition {
                 steps: vec![
@@ -201,7 +205,8 @@ async fn a_false_condition_skips_its_branch() {
     env.start();
     let run = env
         .core
-        .start_workflow(&wf.id, serde_json::Value::Null)
+        .workflows()
+        .start(&wf.id, serde_json::Value::Null)
         .unwrap();
     let run = wait_run(&env, &run.id).await;
     assert_eq!(run.status, WorkflowRunStatus::Completed);
@@ -249,7 +254,8 @@ async fn retrying_a_failed_step_reopens_its_run() {
     env.agent("Solo", &[], 2);
     let wf = env
         .core
-        .create_workflow(WorkflowInput {
+        .workflows()
+        .create(WorkflowInput {
             name: Some("chain".into()),
             definition: Some(WorkflowDefinition {
                 steps: vec![
@@ -265,11 +271,12 @@ async fn retrying_a_failed_step_reopens_its_run() {
     env.start();
     let run = env
         .core
-        .start_workflow(&wf.id, serde_json::Value::Null)
+        .workflows()
+        .start(&wf.id, serde_json::Value::Null)
         .unwrap();
     let failed = wait_run(&env, &run.id).await;
     assert_eq!(failed.status, WorkflowRunStatus::Failed);
-    let st = |r: &ensemble_core::orchestrator::workflow::WorkflowRun, k: &str| {
+    let st = |r: &ensemble_core::workflows::WorkflowRun, k: &str| {
         r.steps.iter().find(|s| s.key == k).unwrap().clone()
     };
     assert_eq!(st(&failed, "fetch").status, StepStatus::Failed);
@@ -278,14 +285,14 @@ async fn retrying_a_failed_step_reopens_its_run() {
 
     // Retrying a task that has not failed is refused.
     let plan_task = st(&failed, "plan").task_id.unwrap();
-    let e = env.core.retry_task(&plan_task).unwrap_err();
+    let e = env.core.tasks().retry(&plan_task).unwrap_err();
     assert!(e.to_string().contains("only failed tasks"), "{e}");
 
     broken.store(false, std::sync::atomic::Ordering::SeqCst);
-    let t = env.core.retry_task(&fetch_task).unwrap();
+    let t = env.core.tasks().retry(&fetch_task).unwrap();
     assert_eq!(t.status, TaskStatus::Queued);
     assert!(t.max_attempts > t.attempts, "one more attempt: {t:?}");
-    let reopened = env.core.workflow_run(&run.id).unwrap();
+    let reopened = env.core.workflows().run(&run.id).unwrap();
     assert_eq!(reopened.status, WorkflowRunStatus::Running);
     assert_eq!(st(&reopened, "report").status, StepStatus::Pending);
     env.orch.nudge();
@@ -319,33 +326,42 @@ fn templates_round_trip() {
         on_failure: FailurePolicy::Continue,
     };
     let wf = core
-        .create_workflow(WorkflowInput {
+        .workflows()
+        .create(WorkflowInput {
             name: Some("Blog post".into()),
             definition: Some(def.clone()),
             ..Default::default()
         })
         .unwrap();
-    let t = core.save_workflow_as_template(&wf.id, None).unwrap();
+    let t = core.workflows().save_as_template(&wf.id, None).unwrap();
     assert!(t.is_template);
     assert_eq!(t.name, "Blog post (template)");
     assert_eq!(t.definition, def);
     assert_eq!(
-        core.start_workflow(&t.id, serde_json::Value::Null)
+        core.workflows()
+            .start(&t.id, serde_json::Value::Null)
             .unwrap_err()
             .code(),
         "VALIDATION"
     );
     let copy = core
-        .instantiate_workflow(&t.id, Some("Blog post #2"))
+        .workflows()
+        .instantiate(&t.id, Some("Blog post #2"))
         .unwrap();
     assert!(!copy.is_template);
     assert_eq!(copy.definition, def);
     assert_eq!(
-        core.list_workflows(true, Default::default()).unwrap().total,
+        core.workflows()
+            .list(true, Default::default())
+            .unwrap()
+            .total,
         1
     );
     assert_eq!(
-        core.instantiate_workflow(&wf.id, None).unwrap_err().code(),
+        core.workflows()
+            .instantiate(&wf.id, None)
+            .unwrap_err()
+            .code(),
         "VALIDATION"
     );
 }
@@ -355,18 +371,20 @@ fn delegation_depth_and_cycles_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let core = ensemble_core::Core::open(dir.path()).unwrap();
     let mk = |name: &str, depth: i64| {
-        core.create_agent(AgentInput {
-            name: Some(name.into()),
-            max_delegation_depth: Some(depth),
-            capabilities: Some(vec!["work".into()]),
-            ..Default::default()
-        })
-        .unwrap()
-        .id
+        core.agents()
+            .create(AgentInput {
+                name: Some(name.into()),
+                max_delegation_depth: Some(depth),
+                capabilities: Some(vec!["work".into()]),
+                ..Default::default()
+            })
+            .unwrap()
+            .id
     };
     let (a, b, c) = (mk("Ava", 3), mk("Bo", 3), mk("Cy", 1));
     let root = core
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "root".into(),
             assigned_agent_id: Some(a.clone()),
             ..Default::default()
@@ -468,7 +486,8 @@ async fn the_parent_waits_for_its_subtask_and_receives_its_output() {
     }));
     let lead = env
         .core
-        .create_agent(AgentInput {
+        .agents()
+        .create(AgentInput {
             name: Some("Lead".into()),
             system_prompt: Some("You are Lead.".into()),
             allowed_tools: Some(vec!["delegate_task".into()]),
@@ -483,7 +502,8 @@ async fn the_parent_waits_for_its_subtask_and_receives_its_output() {
     });
     let parent = env
         .core
-        .create_task(NewTask {
+        .tasks()
+        .create(NewTask {
             title: "Quarterly report".into(),
             assigned_agent_id: Some(lead.id.clone()),
             ..Default::default()
@@ -501,14 +521,14 @@ async fn the_parent_waits_for_its_subtask_and_receives_its_output() {
         "{:?}",
         done[0].output
     );
-    let subs = env.core.subtasks(&parent.id).unwrap();
+    let subs = env.core.tasks().subtasks(&parent.id).unwrap();
     assert_eq!(subs.len(), 1);
     assert_eq!(
         (subs[0].status, subs[0].delegation_depth),
         (TaskStatus::Completed, 1)
     );
     // The parent's single run parked while the subtask ran, then resumed.
-    let runs = env.core.task_runs(&parent.id).unwrap();
+    let runs = env.core.runs().of_task(&parent.id).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].steps.len(), 2);
     assert_eq!(

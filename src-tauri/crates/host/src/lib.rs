@@ -130,7 +130,7 @@ impl Host {
     /// A host over services built by the caller (tests inject models this
     /// way).
     pub async fn with_services(services: Services) -> Arc<Self> {
-        match services.core.call(|c| c.recover_crew_runs()).await {
+        match services.core.call(|c| c.crews().recover_runs()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 count = n,
@@ -253,7 +253,10 @@ impl Host {
                     statuses: Some(vec![TaskStatus::Planning, TaskStatus::Running]),
                     ..Default::default()
                 };
-                let columns = self.core().call(move |c| c.task_board(&filter, 1)).await?;
+                let columns = self
+                    .core()
+                    .call(move |c| c.tasks().board(&filter, 1))
+                    .await?;
                 columns.iter().map(|c| c.total as u32).sum()
             }
         };
@@ -276,13 +279,13 @@ impl Host {
         let id = id.to_string();
         self.core()
             .call(move |core| {
-                let agent = core.get_agent(&id)?;
+                let agent = core.agents().get(&id)?;
                 if (agent.status == AgentStatus::Paused) == paused {
                     return Ok(agent);
                 }
                 match orch {
                     Some(o) => o.set_agent_paused(&id, paused)?,
-                    None => core.set_agent_status(
+                    None => core.agents().set_status(
                         &id,
                         if paused {
                             AgentStatus::Paused
@@ -291,7 +294,7 @@ impl Host {
                         },
                     )?,
                 }
-                core.get_agent(&id)
+                core.agents().get(&id)
             })
             .await
     }
@@ -324,7 +327,7 @@ impl Host {
             };
             let idle = self
                 .core()
-                .call(|c| c.queue_is_idle())
+                .call(|c| c.tasks().queue_is_idle())
                 .await
                 .unwrap_or(false)
                 && orch.running_count() == 0;

@@ -22,14 +22,15 @@ const GRACE: Duration = Duration::from_secs(5);
 fn core() -> (Arc<Core>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let core = Arc::new(Core::open(dir.path()).unwrap());
-    core.create_provider(ProviderInput {
-        name: Some("scripted".into()),
-        kind: Some(ProviderKind::OpenAiCompatible),
-        base_url: Some("http://127.0.0.1:9/v1".into()),
-        default_model: Some("script".into()),
-        ..Default::default()
-    })
-    .unwrap();
+    core.providers()
+        .create(ProviderInput {
+            name: Some("scripted".into()),
+            kind: Some(ProviderKind::OpenAiCompatible),
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            default_model: Some("script".into()),
+            ..Default::default()
+        })
+        .unwrap();
     core.update_settings(SettingsPatch {
         default_provider: Some("scripted".into()),
         ..Default::default()
@@ -77,22 +78,24 @@ async fn one_runner_per_data_folder_and_the_lock_is_released_at_shutdown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_idle_returns_once_the_queue_is_done() {
     let (core, _dir) = core();
-    core.create_agent(AgentInput {
-        name: Some("Ada".into()),
-        ..Default::default()
-    })
-    .unwrap();
+    core.agents()
+        .create(AgentInput {
+            name: Some("Ada".into()),
+            ..Default::default()
+        })
+        .unwrap();
     let ids: Vec<String> = (0..3)
         .map(|i| {
-            core.create_task(NewTask {
-                title: format!("Task {i}"),
-                ..Default::default()
-            })
-            .unwrap()
-            .id
+            core.tasks()
+                .create(NewTask {
+                    title: format!("Task {i}"),
+                    ..Default::default()
+                })
+                .unwrap()
+                .id
         })
         .collect();
-    assert!(!core.queue_is_idle().unwrap());
+    assert!(!core.tasks().queue_is_idle().unwrap());
     let host = host(core.clone()).await;
     assert!(host.take_runner().unwrap());
     tokio::time::timeout(Duration::from_secs(60), host.wait_idle())
@@ -100,11 +103,11 @@ async fn wait_idle_returns_once_the_queue_is_done() {
         .expect("the queue went idle")
         .unwrap();
     for id in &ids {
-        let t = core.get_task(id).unwrap();
+        let t = core.tasks().get(id).unwrap();
         assert_eq!(t.status, TaskStatus::Completed, "{t:?}");
         assert_eq!(t.output.as_deref(), Some("done"));
     }
-    assert!(core.queue_is_idle().unwrap());
+    assert!(core.tasks().queue_is_idle().unwrap());
     host.shutdown(GRACE).await;
 }
 

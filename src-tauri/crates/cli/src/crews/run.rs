@@ -22,7 +22,7 @@ use super::super::{CliError, CliResult, Out};
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Crew id
-    pub id: String,
+    pub id: ensemble_core::IdArg,
     /// The request for this run (default: the crew's goal)
     #[arg(long)]
     pub input: Option<String>,
@@ -32,7 +32,8 @@ pub struct RunArgs {
 }
 
 fn names(core: &Core, crew_id: &str) -> HashMap<String, String> {
-    core.get_crew(crew_id)
+    core.crews()
+        .get(crew_id)
         .map(|c| {
             c.members
                 .into_iter()
@@ -69,7 +70,7 @@ fn print_new(
     printed: &mut u32,
     names: &HashMap<String, String>,
 ) {
-    let Ok(page) = core.crew_run_messages(
+    let Ok(page) = core.crews().run_messages(
         run,
         Paging {
             limit: Some(500),
@@ -194,7 +195,7 @@ pub fn run(core: &Arc<Core>, out: &Out, args: RunArgs) -> CliResult {
 }
 
 pub fn list(core: &Core, out: &Out, crew: Option<&str>) -> CliResult {
-    let page = core.list_crew_runs(crew, Paging::default())?;
+    let page = core.crews().list_runs(crew, Paging::default())?;
     if out.json {
         return out.json(&page.items);
     }
@@ -224,8 +225,8 @@ pub fn list(core: &Core, out: &Out, crew: Option<&str>) -> CliResult {
 }
 
 pub fn timeline(core: &Core, out: &Out, run_id: &str) -> CliResult {
-    let run = core.get_crew_run(run_id)?;
-    let messages = core.crew_run_messages(
+    let run = core.crews().get_run(run_id)?;
+    let messages = core.crews().run_messages(
         run_id,
         Paging {
             limit: Some(Paging::MAX_LIMIT),

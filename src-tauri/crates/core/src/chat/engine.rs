@@ -78,7 +78,8 @@ pub struct ChatSendRequest {
 pub fn route_by_gate(c: &crate::Core, text: &str) -> Result<Option<Agent>> {
     use crate::crews::gate;
     let agents = c
-        .list_agents(
+        .agents()
+        .list(
             &crate::agents::AgentFilter {
                 enabled: Some(true),
                 ..Default::default()
@@ -143,25 +144,14 @@ fn title_from(text: &str) -> String {
 fn system_prompt(agent: &Agent) -> String {
     let mut s = agent.system_prompt.trim().to_string();
     if s.is_empty() {
-        s = format!(
-            "You are {}, a helpful {}.",
-            agent.name,
-            if agent.role.is_empty() {
-                "assistant"
-            } else {
-                &agent.role
-            }
-        );
+        let role = if agent.role.is_empty() {
+            "assistant"
+        } else {
+            &agent.role
+        };
+        s = format!("You are {}, a helpful {role}.", agent.name);
     }
-    if let Some(obj) = agent.personality.as_object().filter(|o| !o.is_empty()) {
-        let traits: Vec<String> = obj
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}: {v}")))
-            .collect();
-        if !traits.is_empty() {
-            s.push_str(&format!("\nStyle — {}.", traits.join(", ")));
-        }
-    }
+    s.push_str(&agent.style_line());
     s
 }
 
@@ -213,7 +203,8 @@ impl ChatEngine {
         let user_message = self
             .core
             .call(move |c| {
-                c.add_chat_message(&sid, ChatRole::User, &text, None, ChatStatus::Complete)
+                c.chat()
+                    .add_message(&sid, ChatRole::User, &text, None, ChatStatus::Complete)
             })
             .await?;
 
@@ -229,7 +220,7 @@ impl ChatEngine {
         let reply = self
             .core
             .call(move |c| {
-                c.add_chat_message(
+                c.chat().add_message(
                     &sid,
                     ChatRole::Assistant,
                     "",
@@ -294,9 +285,9 @@ impl ChatEngine {
             .call(move |c| {
                 let session = match &req.session_id {
                     Some(id) => {
-                        let mut s = c.get_chat_session(id)?;
+                        let mut s = c.chat().get_session(id)?;
                         if let Some(on) = req.auto_route.filter(|on| *on != s.auto_route) {
-                            s = c.update_chat_session(
+                            s = c.chat().update_session(
                                 id,
                                 SessionInput {
                                     auto_route: Some(on),
@@ -305,18 +296,19 @@ impl ChatEngine {
                             )?;
                         }
                         match &req.agent_id {
-                            Some(a) if s.agent_id.as_deref() != Some(a.as_str()) => c
-                                .update_chat_session(
+                            Some(a) if s.agent_id.as_deref() != Some(a.as_str()) => {
+                                c.chat().update_session(
                                     id,
                                     SessionInput {
                                         agent_id: Some(a.clone()),
                                         ..Default::default()
                                     },
-                                )?,
+                                )?
+                            }
                             _ => s,
                         }
                     }
-                    None => c.create_chat_session(SessionInput {
+                    None => c.chat().create_session(SessionInput {
                         title: Some(title_from(&req.text)),
                         agent_id: req.agent_id.clone(),
                         auto_route: req.auto_route.filter(|_| req.agent_id.is_none()),
@@ -326,7 +318,7 @@ impl ChatEngine {
                     route_by_gate(c, &req.text)?
                 } else {
                     match session.agent_id.as_deref() {
-                        Some(a) => Some(c.get_agent(a)?),
+                        Some(a) => Some(c.agents().get(a)?),
                         None => None,
                     }
                 };
@@ -349,7 +341,8 @@ impl ChatEngine {
             .core
             .call(move |c| {
                 let total = c
-                    .chat_messages(
+                    .chat()
+                    .messages(
                         &sid,
                         Paging {
                             limit: Some(1),
@@ -358,7 +351,7 @@ impl ChatEngine {
                     )?
                     .total;
                 let offset = total.saturating_sub(60) as u32;
-                c.chat_messages(
+                c.chat().messages(
                     &sid,
                     Paging {
                         limit: Some(60),
@@ -488,7 +481,7 @@ impl ChatEngine {
                         let (id, t) = (reply_id.to_string(), text.clone());
                         self.core
                             .call(move |c| {
-                                c.finish_chat_message(
+                                c.chat().finish_message(
                                     &id,
                                     &t,
                                     ChatStatus::Streaming,
@@ -540,7 +533,7 @@ impl ChatEngine {
         let id = id.to_string();
         let message = self
             .core
-            .call(move |c| c.finish_chat_message(&id, &text, status, meta))
+            .call(move |c| c.chat().finish_message(&id, &text, status, meta))
             .await?;
         sink(ChatEvent::Finish {
             message: message.clone(),
@@ -562,7 +555,7 @@ impl ChatEngine {
         let id = id.to_string();
         let message = self
             .core
-            .call(move |c| c.finish_chat_message(&id, &text, ChatStatus::Error, meta))
+            .call(move |c| c.chat().finish_message(&id, &text, ChatStatus::Error, meta))
             .await?;
         sink(ChatEvent::Error {
             error: payload,

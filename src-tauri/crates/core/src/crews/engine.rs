@@ -124,10 +124,10 @@ impl CrewEngine {
         let (crew, agents, run) = self
             .core
             .call(move |c| {
-                let crew = c.get_crew(&crew_id)?;
+                let crew = c.crews().get(&crew_id)?;
                 let mut agents = HashMap::new();
                 for m in &crew.members {
-                    agents.insert(m.agent_id.clone(), c.get_agent(&m.agent_id)?);
+                    agents.insert(m.agent_id.clone(), c.agents().get(&m.agent_id)?);
                 }
                 check_ready(&crew, &agents)?;
                 let request = crate::validate::text("input", input.trim())?;
@@ -186,7 +186,7 @@ impl CrewEngine {
         let mut rx = self.core.events().subscribe();
         loop {
             let id = run_id.to_string();
-            let run = self.core.call(move |c| c.get_crew_run(&id)).await?;
+            let run = self.core.call(move |c| c.crews().get_run(&id)).await?;
             if run.status.is_final() {
                 return Ok(run);
             }
@@ -202,10 +202,7 @@ impl CrewEngine {
     pub async fn stop(&self, run_id: &str) -> Result<CrewRun> {
         crate::validate::id("id", run_id)?;
         let id = run_id.to_string();
-        let run = self
-            .core
-            .call(move |c| c.request_crew_run_stop(&id))
-            .await?;
+        let run = self.core.call(move |c| c.crews().request_stop(&id)).await?;
         if let Some((token, _)) = self.active().get(run_id) {
             token.cancel();
         }
@@ -356,10 +353,7 @@ pub fn check_ready(crew: &Crew, agents: &HashMap<Id, Agent>) -> Result<()> {
                 ));
             }
         }
-        Process::Routed => {
-            super::gate::RoutingConfig::from_value(&crew.strategy)?;
-        }
-        Process::Sequential => {}
+        Process::Routed | Process::Sequential => {}
     }
     if let Some(off) = agents.values().find(|a| !a.enabled) {
         return Err(CoreError::validation(
@@ -580,7 +574,7 @@ impl RunCtx {
             context: Some(context),
             ..Default::default()
         };
-        self.db(move |c| c.send_message(m)).await
+        self.db(move |c| c.messages().send(m)).await
     }
 
     /// Records a member's output on the run.

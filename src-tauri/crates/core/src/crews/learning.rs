@@ -85,7 +85,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let core = Core::open(dir.path()).unwrap();
         let a = core
-            .create_agent(AgentInput {
+            .agents()
+            .create(AgentInput {
                 name: Some("W".into()),
                 capabilities: Some(vec!["writing".into(), "editing".into()]),
                 ..Default::default()
@@ -100,7 +101,7 @@ mod tests {
         // Feedback failure: 0.55 + 0.2·(0 − 0.55) = 0.44, success rate 1/2.
         core.write(|tx| record(tx, &a.id, &skills, false, LearnedFrom::Feedback))
             .unwrap();
-        let s = core.get_agent(&a.id).unwrap().skills;
+        let s = core.agents().get(&a.id).unwrap().skills;
         let w = s.iter().find(|s| s.skill_name == "writing").unwrap();
         assert!((w.proficiency - 0.44).abs() < 1e-9, "{}", w.proficiency);
         assert!((w.success_rate - 0.5).abs() < 1e-9);

@@ -6,6 +6,7 @@
 //! writes the agents, crew and relationships in one transaction: a bad file
 //! is refused with the reason and the place, and nothing is imported.
 
+use super::Crews;
 use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,7 @@ use super::{
 };
 use crate::agents::{insert_agent, load_agent, AgentInput, Autonomy, LearnedFrom, SkillInput};
 use crate::error::{CoreError, Result};
-use crate::{text_enum, Core};
+use crate::text_enum;
 
 pub const FORMAT: &str = "ensemble.crew";
 pub const VERSION: u32 = 1;
@@ -305,10 +306,10 @@ fn at(place: String, e: CoreError) -> CoreError {
     }
 }
 
-impl Core {
+impl Crews<'_> {
     /// The crew as a document.
-    pub fn export_crew_document(&self, crew_id: &str) -> Result<CrewDocument> {
-        self.read(|c| {
+    pub fn export_document(&self, crew_id: &str) -> Result<CrewDocument> {
+        self.core.read(|c| {
             let crew = load_crew(c, crew_id)?;
             let mut taken = HashSet::new();
             let mut key_of = BTreeMap::new();
@@ -377,7 +378,7 @@ impl Core {
                     goal: crew.goal,
                     process: crew.process,
                     manager: crew.manager_agent_id.as_deref().map(key).transpose()?,
-                    strategy: crew.strategy,
+                    strategy: crate::store::row::to_value(&crew.strategy)?,
                     shared_context: crew.shared_context,
                     escalation_rules: crew.escalation_rules,
                     budget: crew.budget,
@@ -390,9 +391,9 @@ impl Core {
     }
 
     /// The crew as JSON or YAML text.
-    pub fn export_crew(&self, crew_id: &str, format: ExportFormat) -> Result<String> {
+    pub fn export(&self, crew_id: &str, format: ExportFormat) -> Result<String> {
         crate::validate::id("id", crew_id)?;
-        let doc = self.export_crew_document(crew_id)?;
+        let doc = self.export_document(crew_id)?;
         match format {
             ExportFormat::Json => serde_json::to_string_pretty(&doc)
                 .map_err(|e| CoreError::Internal(format!("cannot write the crew as JSON: {e}"))),
@@ -403,10 +404,10 @@ impl Core {
 
     /// Imports a crew file (JSON or YAML): new agents, the crew and its
     /// relationships, all in one transaction.
-    pub fn import_crew(&self, text: &str) -> Result<Crew> {
+    pub fn import(&self, text: &str) -> Result<Crew> {
         let doc = parse(text)?;
-        let default_autonomy = self.settings()?.default_autonomy;
-        self.write(|tx| {
+        let default_autonomy = self.core.settings()?.default_autonomy;
+        self.core.write(|tx| {
             let mut ids: BTreeMap<&str, String> = BTreeMap::new();
             for (i, a) in doc.agents.iter().enumerate() {
                 let input = AgentInput {
@@ -476,10 +477,6 @@ impl Core {
                 },
             )
             .map_err(|e| at("crew".into(), e))?;
-            if matches!(c.process, Process::Routed) {
-                super::gate::RoutingConfig::from_value(&c.strategy)
-                    .map_err(|e| at("crew".into(), e))?;
-            }
             for (i, r) in doc.relationships.iter().enumerate() {
                 insert_relationship(
                     tx,

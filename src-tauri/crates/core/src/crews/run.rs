@@ -5,6 +5,7 @@
 //! The engine ([`super::engine`]) drives a run; any process may ask it to
 //! stop through the `stop_requested` flag.
 
+use super::Crews;
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -16,7 +17,7 @@ use crate::messages::{Message, MessageFilter};
 use crate::store::row::{query_all, query_one, to_json, RowCtx};
 use crate::store::Tx;
 use crate::time::{self, Timestamp};
-use crate::{new_id, text_enum, Core, Id, Page, Paging};
+use crate::{new_id, text_enum, Id, Page, Paging};
 
 text_enum! {
     pub enum CrewRunStatus ("crew run status") {
@@ -399,16 +400,16 @@ fn process_alive(pid: i64) -> bool {
     false
 }
 
-impl Core {
-    pub fn get_crew_run(&self, id: &str) -> Result<CrewRun> {
+impl Crews<'_> {
+    pub fn get_run(&self, id: &str) -> Result<CrewRun> {
         crate::validate::id("id", id)?;
-        self.read(|c| load_run(c, id))
+        self.core.read(|c| load_run(c, id))
     }
 
     /// Runs of one crew (or of every crew), newest first.
-    pub fn list_crew_runs(&self, crew_id: Option<&str>, paging: Paging) -> Result<Page<CrewRun>> {
+    pub fn list_runs(&self, crew_id: Option<&str>, paging: Paging) -> Result<Page<CrewRun>> {
         let (limit, offset) = (paging.limit(), paging.offset());
-        self.store().read_tx(|c| {
+        self.core.store().read_tx(|c| {
             let total: u64 = c.query_row(
                 "SELECT count(*) FROM crew_runs WHERE ?1 IS NULL OR crew_id = ?1",
                 [crew_id],
@@ -429,10 +430,10 @@ impl Core {
     }
 
     /// The run's timeline: every message of the run, oldest first.
-    pub fn crew_run_messages(&self, run_id: &str, paging: Paging) -> Result<Page<Message>> {
+    pub fn run_messages(&self, run_id: &str, paging: Paging) -> Result<Page<Message>> {
         crate::validate::id("id", run_id)?;
-        self.get_crew_run(run_id)?;
-        self.list_messages(
+        self.get_run(run_id)?;
+        self.core.messages().list(
             &MessageFilter {
                 crew_run_id: Some(run_id.to_string()),
                 ..Default::default()
@@ -444,8 +445,8 @@ impl Core {
     /// Asks a run to stop. The process coordinating it stops at its next
     /// check (within a fraction of a second); a run whose coordinator is
     /// gone is stopped here and now.
-    pub fn request_crew_run_stop(&self, id: &str) -> Result<CrewRun> {
-        self.write(|tx| {
+    pub fn request_stop(&self, id: &str) -> Result<CrewRun> {
+        self.core.write(|tx| {
             let run = load_run(tx, id)?;
             if run.status.is_final() {
                 return Err(CoreError::Conflict(format!(
@@ -478,8 +479,8 @@ impl Core {
 
     /// After a restart: open runs whose coordinating process is gone are
     /// stopped as interrupted (their open tasks cancelled). Returns how many.
-    pub fn recover_crew_runs(&self) -> Result<usize> {
-        self.write(|tx| {
+    pub fn recover_runs(&self) -> Result<usize> {
+        self.core.write(|tx| {
             let open: Vec<(Id, Option<i64>)> = query_all(
                 tx,
                 "SELECT id, owner_pid FROM crew_runs WHERE status IN ('planning', 'running', 'waiting')",

@@ -5,16 +5,18 @@
 //! from a template writes the agents, the crew and the relationships in one
 //! transaction.
 
+use super::Crews;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::gate::{RoutingConfig, Strategy};
 use super::{
     insert_crew, insert_relationship, Budget, Crew, CrewInput, MemberInput, Process, RelationKind,
     RelationshipInput,
 };
 use crate::agents::{insert_agent, AgentInput};
 use crate::error::{CoreError, Result};
-use crate::{validate, Core};
+use crate::validate;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct TemplateMember {
@@ -37,7 +39,7 @@ pub struct CrewTemplate {
     /// (from, kind, to) by member name.
     pub relationships: Vec<(String, RelationKind, String)>,
     pub max_rounds: u32,
-    pub strategy: serde_json::Value,
+    pub strategy: RoutingConfig,
 }
 
 /// Options when creating a crew from a template.
@@ -92,7 +94,7 @@ pub fn crew_templates() -> Vec<CrewTemplate> {
                 rel("Researcher", DelegatesTo, "Writer"),
             ],
             max_rounds: 5,
-            strategy: serde_json::json!({}),
+            strategy: RoutingConfig::default(),
         },
         CrewTemplate {
             key: "draft_and_review".into(),
@@ -104,7 +106,7 @@ pub fn crew_templates() -> Vec<CrewTemplate> {
             manager: None,
             relationships: vec![rel("Reviewer", Supervises, "Writer")],
             max_rounds: 5,
-            strategy: serde_json::json!({}),
+            strategy: RoutingConfig::default(),
         },
         CrewTemplate {
             key: "content_team".into(),
@@ -125,7 +127,7 @@ pub fn crew_templates() -> Vec<CrewTemplate> {
                 rel("Manager", Supervises, "Content"),
             ],
             max_rounds: 3,
-            strategy: serde_json::json!({}),
+            strategy: RoutingConfig::default(),
         },
         CrewTemplate {
             key: "decision_panel".into(),
@@ -144,7 +146,7 @@ pub fn crew_templates() -> Vec<CrewTemplate> {
                 rel("Researcher", CollaboratesWith, "Reviewer"),
             ],
             max_rounds: 3,
-            strategy: serde_json::json!({}),
+            strategy: RoutingConfig::default(),
         },
         CrewTemplate {
             key: "expert_desk".into(),
@@ -160,7 +162,11 @@ pub fn crew_templates() -> Vec<CrewTemplate> {
             manager: None,
             relationships: vec![],
             max_rounds: 5,
-            strategy: serde_json::json!({ "strategy": "cascade", "threshold": 0.5 }),
+            strategy: RoutingConfig {
+                strategy: Strategy::Cascade,
+                threshold: 0.5,
+                ..RoutingConfig::default()
+            },
         },
     ]
 }
@@ -178,11 +184,12 @@ pub fn crew_template_keys() -> String {
         .join(", ")
 }
 
-impl Core {
+impl Crews<'_> {
     /// Creates a crew and its agents from a template, in one transaction.
-    pub fn create_crew_from_template(&self, key: &str, opts: FromTemplate) -> Result<Crew> {
-        let default_autonomy = self.settings()?.default_autonomy;
-        self.write(|tx| insert_crew_from_template(tx, key, &opts, default_autonomy))
+    pub fn create_from_template(&self, key: &str, opts: FromTemplate) -> Result<Crew> {
+        let default_autonomy = self.core.settings()?.default_autonomy;
+        self.core
+            .write(|tx| insert_crew_from_template(tx, key, &opts, default_autonomy))
     }
 }
 
@@ -238,7 +245,7 @@ pub(crate) fn insert_crew_from_template(
             goal: Some(opts.goal.clone().unwrap_or_else(|| t.goal.clone())),
             process: Some(t.process),
             manager_agent_id: t.manager.as_deref().map(id_of).transpose()?,
-            strategy: Some(t.strategy.clone()),
+            strategy: Some(crate::store::row::to_value(&t.strategy)?),
             budget: opts.budget.clone(),
             max_rounds: Some(i64::from(t.max_rounds)),
             members: Some(

@@ -192,13 +192,10 @@ fn start(tx: &mut Tx<'_>, task: &Task, agent: &Agent) -> Result<Job> {
     let run = match resume {
         Some(r) => {
             // A run kept resumable after a failure: continuing it is a new attempt.
-            let retry = r.state.get("retry").and_then(|v| v.as_bool()) == Some(true);
+            let retry = r.state.retry;
             tasks::resume_attempt(tx, &task.id, &agent.id, retry)?;
             if retry {
-                tx.execute(
-                    "UPDATE runs SET state = json_remove(state, '$.retry'), attempt = ?2 WHERE id = ?1",
-                    params![r.id, task.attempts + 1],
-                )?;
+                runs::resume_as_attempt(tx, &r.id, task.attempts + 1)?;
             }
             runs::finish_run(tx, &r.id, RunStatus::Running, None)?;
             runs::load_run(tx, &r.id)?
@@ -210,7 +207,7 @@ fn start(tx: &mut Tx<'_>, task: &Task, agent: &Agent) -> Result<Job> {
                 &task.id,
                 Some(&agent.id),
                 task.attempts + 1,
-                &serde_json::json!({}),
+                &runs::RunState::default(),
             )?
         }
     };
@@ -220,6 +217,31 @@ fn start(tx: &mut Tx<'_>, task: &Task, agent: &Agent) -> Result<Job> {
         run,
         agent: agent.clone(),
     })
+}
+
+impl crate::tasks::Tasks<'_> {
+    /// A person's retry of a failed task, in one transaction. The attempt
+    /// count is kept, so the card tells the truth ("attempt 4/4") and the
+    /// earlier runs stay in the trace; when the attempts were used up the
+    /// task gets exactly one more (`max_attempts = attempts + 1`). Only
+    /// `failed` can go back to the queue (`cancelled` is final). A failed
+    /// workflow step reopens its run: the step runs again and the steps
+    /// skipped because of its failure wait for it once more.
+    pub fn retry(&self, id: &str) -> Result<Task> {
+        crate::validate::id("id", id)?;
+        self.core.write(|tx| {
+            let t = load_task(tx, id)?;
+            if t.status != TaskStatus::Failed {
+                return Err(crate::CoreError::validation(
+                    "status",
+                    format!("only failed tasks can be retried; this one is {}", t.status),
+                ));
+            }
+            tasks::requeue_by_hand(tx, id)?;
+            crate::workflows::runs::step_retried(tx, id)?;
+            load_task(tx, id)
+        })
+    }
 }
 
 impl Core {
@@ -278,7 +300,7 @@ impl Core {
                     set_status(tx, &current.id, TaskStatus::Completed, None)?;
                     tasks::record_answer(tx, &current.id, output, *confidence)?;
                     update_skills(tx, &job.agent.id, &current.required_capabilities, true)?;
-                    super::workflow::step_finished(tx, &current.id)?;
+                    crate::workflows::runs::step_finished(tx, &current.id)?;
                 }
                 Outcome::Failed { error, retryable } => {
                     let retry_now = *retryable && current.attempts < current.max_attempts;
@@ -289,10 +311,7 @@ impl Core {
                     // it from its last recorded step.
                     if *retryable && has_side_effects(tx, run)? {
                         runs::finish_run(tx, run, RunStatus::Interrupted, Some(error))?;
-                        tx.execute(
-                            "UPDATE runs SET state = json_set(state, '$.retry', json('true')) WHERE id = ?1",
-                            [run],
-                        )?;
+                        runs::keep_for_retry(tx, run)?;
                     } else {
                         runs::finish_run(tx, run, RunStatus::Failed, Some(error))?;
                     }
@@ -305,10 +324,11 @@ impl Core {
                     update_skills(tx, &job.agent.id, &current.required_capabilities, false)?;
                     if retry_now {
                         let delay = retry.delay(current.attempts, jitter());
-                        let at = time::now() + ChronoDuration::milliseconds(delay.as_millis() as i64);
+                        let at =
+                            time::now() + ChronoDuration::milliseconds(delay.as_millis() as i64);
                         tasks::retry_at(tx, &current.id, &at)?;
                     } else {
-                        super::workflow::step_finished(tx, &current.id)?;
+                        crate::workflows::runs::step_finished(tx, &current.id)?;
                     }
                 }
                 Outcome::Parked { status } => {
@@ -322,7 +342,12 @@ impl Core {
                 Outcome::Cancelled => {
                     // Not cancelled by a person (checked above): the process is
                     // stopping. The run resumes after a restart.
-                    runs::finish_run(tx, run, RunStatus::Interrupted, Some("stopped before it finished"))?;
+                    runs::finish_run(
+                        tx,
+                        run,
+                        RunStatus::Interrupted,
+                        Some("stopped before it finished"),
+                    )?;
                     set_status(tx, &current.id, TaskStatus::Queued, None)?;
                 }
             }
@@ -348,18 +373,22 @@ impl Core {
             for id in &ids {
                 if let Some(run) = runs::latest_run(tx, id)? {
                     if matches!(run.status, RunStatus::Running | RunStatus::Waiting) {
-                        runs::finish_run(tx, &run.id, RunStatus::Interrupted, Some("the app stopped while it ran"))?;
+                        runs::finish_run(
+                            tx,
+                            &run.id,
+                            RunStatus::Interrupted,
+                            Some("the app stopped while it ran"),
+                        )?;
                     }
                 }
                 move_task(tx, id, TaskStatus::Queued, None)?;
             }
             // A parked task's run is waiting, not running.
+            runs::park_runs_of_parked_tasks(tx)?;
             tx.execute(
-                "UPDATE runs SET status = 'waiting' WHERE status = 'running' AND task_id IN
-                    (SELECT id FROM tasks WHERE status IN ('awaiting_approval', 'waiting_input', 'delegated'))",
+                "UPDATE agents SET status = 'idle' WHERE status = 'busy'",
                 [],
             )?;
-            tx.execute("UPDATE agents SET status = 'idle' WHERE status = 'busy'", [])?;
             Ok(ids.len())
         })
     }

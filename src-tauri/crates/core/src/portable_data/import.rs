@@ -301,7 +301,7 @@ fn check_readable(tx: &Tx<'_>, table: &str, key: &str) -> Result<()> {
         "crews" => crate::crews::load_crew(c, key).map(drop),
         "crew_runs" => crate::crews::run::load_run(c, key).map(drop),
         "workflows" => crate::workflows::load_workflow(c, key).map(drop),
-        "workflow_runs" => crate::orchestrator::workflow::load_run(c, key).map(drop),
+        "workflow_runs" => crate::workflows::runs::load_run(c, key).map(drop),
         "tasks" => crate::tasks::load_task(c, key).map(drop),
         "runs" => {
             crate::runs::load_run(c, key)?;

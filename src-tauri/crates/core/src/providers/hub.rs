@@ -264,7 +264,7 @@ impl ProviderHub {
 
     /// The live provider named `name`.
     pub fn provider(&self, name: &str) -> Result<Arc<Resilient>> {
-        let cfg = self.core.get_provider(name)?;
+        let cfg = self.core.providers().get(name)?;
         self.provider_for(&cfg)
     }
 
@@ -290,7 +290,7 @@ impl ProviderHub {
         // The automatic choice holds while the configs it was made from do
         // (a provider added, edited or removed, here or by another process,
         // makes a new one) and for at most `AUTO_TTL`.
-        let configs = self.core.list_providers()?;
+        let configs = self.core.providers().list()?;
         if let Some((at, from, choice)) = lock(&self.auto).clone() {
             if at.elapsed() < AUTO_TTL && from == configs {
                 return Ok(choice);
@@ -347,7 +347,7 @@ impl ProviderHub {
             Some(p) => (p.to_string(), false),
             None => (self.default_choice().await?.provider, true),
         };
-        let cfg = self.core.get_provider(&name)?;
+        let cfg = self.core.providers().get(&name)?;
         if !cfg.enabled {
             return Err(ProviderError::Unavailable {
                 detail: format!("provider '{name}' is disabled in Settings"),
@@ -420,7 +420,7 @@ impl ProviderHub {
     /// Every provider's status, checked in parallel.
     pub async fn overview(&self) -> Result<ProvidersOverview> {
         let default = self.default_choice().await?;
-        let configs = self.core.list_providers()?;
+        let configs = self.core.providers().list()?;
         let providers =
             futures::future::join_all(configs.iter().map(|c| self.status(c, &default))).await;
         Ok(ProvidersOverview { default, providers })
@@ -496,7 +496,8 @@ impl ProviderHub {
     pub async fn models_overview(&self) -> Result<ModelsOverview> {
         let configs: Vec<ProviderConfig> = self
             .core
-            .list_providers()?
+            .providers()
+            .list()?
             .into_iter()
             .filter(|c| c.enabled)
             .collect();
@@ -544,7 +545,7 @@ impl ProviderHub {
 
     /// Stores a provider's API key (keyring or private file) and records its name.
     pub fn set_api_key(&self, provider: &str, key: &str) -> Result<crate::secrets::SecretLocation> {
-        let cfg = self.core.get_provider(provider)?;
+        let cfg = self.core.providers().get(provider)?;
         let key_ref = cfg
             .api_key_ref
             .clone()
@@ -552,7 +553,7 @@ impl ProviderHub {
         let key = key.trim();
         if key.is_empty() {
             self.secrets.delete(&key_ref)?;
-            self.core.update_provider(
+            self.core.providers().update(
                 &cfg.id,
                 super::ProviderInput {
                     api_key_ref: Some(String::new()),
@@ -562,7 +563,7 @@ impl ProviderHub {
             return Ok(crate::secrets::SecretLocation::File);
         }
         let at = self.secrets.set(&key_ref, key)?;
-        self.core.update_provider(
+        self.core.providers().update(
             &cfg.id,
             super::ProviderInput {
                 api_key_ref: Some(key_ref),

@@ -470,7 +470,7 @@ async fn resume_action(
 ) -> Result<Option<Outcome>> {
     let k = key(ctx, st);
     let k2 = k.clone();
-    let call = rt.core().call(move |c| c.tool_call(&k2)).await?;
+    let call = rt.core().call(move |c| c.runs().tool_call(&k2)).await?;
     let approval = approval_for(rt, &st.id).await?;
     let idempotent = rt.tools().def(&action.tool).is_some_and(|d| d.idempotent);
     match (call.as_ref().map(|c| c.state), approval) {

@@ -26,29 +26,8 @@ pub struct PromptInput<'a> {
 
 pub fn system(input: &PromptInput<'_>) -> String {
     let a = input.agent;
-    let mut s = String::new();
-    if a.system_prompt.trim().is_empty() {
-        s.push_str(&format!(
-            "You are {}, a {}.",
-            a.name,
-            if a.role.is_empty() {
-                "capable assistant"
-            } else {
-                &a.role
-            }
-        ));
-    } else {
-        s.push_str(a.system_prompt.trim());
-    }
-    if let Some(obj) = a.personality.as_object().filter(|o| !o.is_empty()) {
-        let traits: Vec<String> = obj
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}: {v}")))
-            .collect();
-        if !traits.is_empty() {
-            s.push_str(&format!("\nStyle — {}.", traits.join(", ")));
-        }
-    }
+    let mut s = a.identity("capable assistant");
+    s.push_str(&a.style_line());
     if !input.memory.is_empty() {
         s.push_str("\n\nWhat your team has noted so far:\n");
         for m in input.memory {

@@ -94,6 +94,17 @@ impl<'r, 's> RowCtx<'r, 's> {
         serde_json::from_str(&text).map_err(|e| self.corrupt(col, e))
     }
 
+    /// A JSON column read through `read`, a parser with its own rules; a
+    /// value it refuses makes the row corrupt, naming the column.
+    pub fn json_via<T>(
+        &self,
+        col: &str,
+        read: impl FnOnce(&serde_json::Value) -> Result<T>,
+    ) -> Result<T> {
+        let v: serde_json::Value = self.json(col)?;
+        read(&v).map_err(|e| self.corrupt(col, e))
+    }
+
     pub fn json_opt<T: DeserializeOwned>(&self, col: &str) -> Result<Option<T>> {
         let text: Option<String> = self.get(col)?;
         text.map(|t| serde_json::from_str(&t).map_err(|e| self.corrupt(col, e)))
@@ -179,6 +190,11 @@ pub fn query_one<T, P: Params>(
 /// JSON text for a JSON column.
 pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| CoreError::Internal(format!("serialize: {e}")))
+}
+
+/// A value as a JSON tree (a typed field inside a JSON document).
+pub fn to_value<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| CoreError::Internal(format!("serialize: {e}")))
 }
 
 /// Whether a row with this id exists in `table` (a trusted, constant table name).

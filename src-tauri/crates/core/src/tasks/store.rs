@@ -380,7 +380,7 @@ pub(super) fn write_edit(tx: &mut Tx<'_>, t: &Task) -> Result<()> {
 
 /// A person's retry: a failed task goes back to the queue now, with one
 /// more attempt when its attempts were used up (never above 20).
-pub(super) fn requeue_by_hand(tx: &mut Tx<'_>, id: &str) -> Result<()> {
+pub fn requeue_by_hand(tx: &mut Tx<'_>, id: &str) -> Result<()> {
     set_status(tx, id, TaskStatus::Queued, None)?;
     tx.execute(
         "UPDATE tasks SET next_attempt_at = NULL,

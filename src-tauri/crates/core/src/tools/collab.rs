@@ -30,7 +30,7 @@ fn crew_of(ctx: &ToolContext) -> Option<String> {
     ctx.crew_id.clone().or_else(|| {
         ctx.task_id
             .as_deref()
-            .and_then(|t| ctx.core.get_task(t).ok())
+            .and_then(|t| ctx.core.tasks().get(t).ok())
             .and_then(|t| t.crew_id)
     })
 }
@@ -148,7 +148,7 @@ impl TypedTool for SendMessage {
             .clone()
             .call(move |_| {
                 let crew_id = crew_of(&ctx);
-                ctx.core.send_message_once(
+                ctx.core.messages().send_once(
                     NewMessage {
                         crew_id,
                         task_id: ctx.task_id.clone(),
@@ -223,7 +223,7 @@ impl TypedTool for Remember {
             .clone()
             .call(move |_| {
                 let crew_id = crew_of(&ctx);
-                ctx.core.remember(
+                ctx.core.memory().remember(
                     crew_id.as_deref(),
                     ctx.agent_id.as_deref(),
                     &a.content,

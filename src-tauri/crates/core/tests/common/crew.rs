@@ -30,16 +30,17 @@ pub fn engine(env: &Env) -> Arc<CrewEngine> {
 
 /// An agent whose requests say "You are NAME." first.
 pub fn agent(core: &Core, name: &str, role: &str, caps: &[&str]) -> String {
-    core.create_agent(AgentInput {
-        name: Some(name.into()),
-        role: Some(role.into()),
-        system_prompt: Some(format!("You are {name}.")),
-        capabilities: Some(caps.iter().map(|c| c.to_string()).collect()),
-        autonomy: Some(Autonomy::Autopilot),
-        ..Default::default()
-    })
-    .expect("agent")
-    .id
+    core.agents()
+        .create(AgentInput {
+            name: Some(name.into()),
+            role: Some(role.into()),
+            system_prompt: Some(format!("You are {name}.")),
+            capabilities: Some(caps.iter().map(|c| c.to_string()).collect()),
+            autonomy: Some(Autonomy::Autopilot),
+            ..Default::default()
+        })
+        .expect("agent")
+        .id
 }
 
 pub fn crew(
@@ -49,21 +50,22 @@ pub fn crew(
     members: &[(&str, &str)],
     extra: CrewInput,
 ) -> Crew {
-    core.create_crew(CrewInput {
-        name: Some(name.into()),
-        process: Some(process),
-        members: Some(
-            members
-                .iter()
-                .map(|(id, role)| MemberInput {
-                    agent_id: id.to_string(),
-                    role: Some(role.to_string()),
-                })
-                .collect(),
-        ),
-        ..extra
-    })
-    .expect("crew")
+    core.crews()
+        .create(CrewInput {
+            name: Some(name.into()),
+            process: Some(process),
+            members: Some(
+                members
+                    .iter()
+                    .map(|(id, role)| MemberInput {
+                        agent_id: id.to_string(),
+                        role: Some(role.to_string()),
+                    })
+                    .collect(),
+            ),
+            ..extra
+        })
+        .expect("crew")
 }
 
 /// The first line of the request's first user message: `[plan]`, `[verdict]`,
@@ -104,13 +106,14 @@ pub fn finish(answer: &str, confidence: f64) -> Reply {
 }
 
 pub fn messages(core: &Core, run: &CrewRun) -> Vec<Message> {
-    core.crew_run_messages(
-        &run.id,
-        Paging {
-            limit: Some(1000),
-            offset: None,
-        },
-    )
-    .expect("messages")
-    .items
+    core.crews()
+        .run_messages(
+            &run.id,
+            Paging {
+                limit: Some(1000),
+                offset: None,
+            },
+        )
+        .expect("messages")
+        .items
 }

@@ -25,13 +25,14 @@ pub fn core() -> TestCore {
 }
 
 pub fn agent(core: &Core, name: &str, caps: &[&str]) -> String {
-    core.create_agent(AgentInput {
-        name: Some(name.to_string()),
-        capabilities: Some(caps.iter().map(|c| c.to_string()).collect()),
-        ..Default::default()
-    })
-    .expect("create agent")
-    .id
+    core.agents()
+        .create(AgentInput {
+            name: Some(name.to_string()),
+            capabilities: Some(caps.iter().map(|c| c.to_string()).collect()),
+            ..Default::default()
+        })
+        .expect("create agent")
+        .id
 }
 
 /// Every row of every table, as text: equal fingerprints mean nothing changed.

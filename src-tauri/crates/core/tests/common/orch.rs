@@ -67,15 +67,16 @@ pub fn core_with_model(
 ) -> (Arc<Core>, Arc<ProviderHub>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let core = Arc::new(Core::open(dir.path()).expect("core"));
-    core.create_provider(ProviderInput {
-        name: Some("scripted".into()),
-        kind: Some(ProviderKind::OpenAiCompatible),
-        base_url: Some("http://127.0.0.1:9/v1".into()),
-        default_model: Some("script".into()),
-        max_concurrent: Some(64),
-        ..Default::default()
-    })
-    .expect("provider");
+    core.providers()
+        .create(ProviderInput {
+            name: Some("scripted".into()),
+            kind: Some(ProviderKind::OpenAiCompatible),
+            base_url: Some("http://127.0.0.1:9/v1".into()),
+            default_model: Some("script".into()),
+            max_concurrent: Some(64),
+            ..Default::default()
+        })
+        .expect("provider");
     core.update_settings(SettingsPatch {
         default_provider: Some("scripted".into()),
         ..Default::default()
@@ -142,7 +143,8 @@ impl Env {
 
     pub fn agent(&self, name: &str, caps: &[&str], max_concurrent: i64) -> String {
         self.core
-            .create_agent(AgentInput {
+            .agents()
+            .create(AgentInput {
                 name: Some(name.into()),
                 system_prompt: Some(format!("You are {name}.")),
                 capabilities: Some(caps.iter().map(|c| c.to_string()).collect()),
@@ -156,7 +158,8 @@ impl Env {
 
     pub fn task(&self, title: &str, priority: i64, caps: &[&str]) -> Task {
         self.core
-            .create_task(NewTask {
+            .tasks()
+            .create(NewTask {
                 title: title.into(),
                 priority: Some(priority),
                 required_capabilities: Some(caps.iter().map(|c| c.to_string()).collect()),
@@ -168,7 +171,8 @@ impl Env {
     /// A task given to `agent` by hand (no routing).
     pub fn task_for(&self, agent: &str, title: &str) -> String {
         self.core
-            .create_task(NewTask {
+            .tasks()
+            .create(NewTask {
                 title: title.into(),
                 assigned_agent_id: Some(agent.into()),
                 ..Default::default()
@@ -187,7 +191,7 @@ impl Env {
         loop {
             let tasks: Vec<Task> = ids
                 .iter()
-                .map(|i| self.core.get_task(i).expect("task"))
+                .map(|i| self.core.tasks().get(i).expect("task"))
                 .collect();
             if tasks.iter().all(|t| t.status.is_final()) {
                 return tasks;
@@ -211,7 +215,8 @@ impl Env {
         loop {
             let p = self
                 .core
-                .list_approvals(
+                .approvals()
+                .list(
                     Some(ensemble_core::approvals::ApprovalStatus::Pending),
                     ensemble_core::Paging::default(),
                 )
@@ -227,7 +232,7 @@ impl Env {
     pub async fn wait_status(&self, id: &str, status: TaskStatus, timeout: Duration) -> Task {
         let end = Instant::now() + timeout;
         loop {
-            let t = self.core.get_task(id).expect("task");
+            let t = self.core.tasks().get(id).expect("task");
             if t.status == status {
                 return t;
             }

@@ -8,15 +8,16 @@ use super::*;
 fn approvals_are_decided_once_and_expire_to_rejected() {
     let c = core();
     let a = c
-        .create_approval(NewApproval {
+        .approvals().create(NewApproval {
             title: "Run code_run".into(),
             proposed_action: serde_json::json!({"tool": "code_run", "arguments": {"code": "print(1)"}}),
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(c.pending_approval_count().unwrap(), 1);
+    assert_eq!(c.approvals().pending_count().unwrap(), 1);
     let e = c
-        .decide_approval(
+        .approvals()
+        .decide(
             &a.id,
             Decision {
                 verdict: Some(Verdict::Edit),
@@ -30,7 +31,8 @@ fn approvals_are_decided_once_and_expire_to_rejected() {
     );
     let edited = serde_json::json!({"tool": "code_run", "arguments": {"code": "print(2)"}});
     let d = c
-        .decide_approval(
+        .approvals()
+        .decide(
             &a.id,
             Decision {
                 verdict: Some(Verdict::Edit),
@@ -45,31 +47,33 @@ fn approvals_are_decided_once_and_expire_to_rejected() {
         (ApprovalStatus::Edited, Some(edited), Some("human"))
     );
     assert_eq!(
-        c.decide_approval(
-            &a.id,
-            Decision {
-                verdict: Some(Verdict::Approve),
-                ..Default::default()
-            }
-        )
-        .unwrap_err()
-        .code(),
+        c.approvals()
+            .decide(
+                &a.id,
+                Decision {
+                    verdict: Some(Verdict::Approve),
+                    ..Default::default()
+                }
+            )
+            .unwrap_err()
+            .code(),
         "CONFLICT"
     );
 
     let old = c
-        .create_approval(NewApproval {
+        .approvals()
+        .create(NewApproval {
             title: "old".into(),
             proposed_action: serde_json::json!(null),
             expires_in_secs: Some(0),
             ..Default::default()
         })
         .unwrap();
-    assert_eq!(c.expire_approvals().unwrap(), vec![old.id.clone()]);
-    let old = c.get_approval(&old.id).unwrap();
+    assert_eq!(c.approvals().expire().unwrap(), vec![old.id.clone()]);
+    let old = c.approvals().get(&old.id).unwrap();
     assert_eq!(old.status, ApprovalStatus::Expired);
     assert!(old.comment.unwrap().contains("rejected by default"));
-    assert_eq!(c.pending_approval_count().unwrap(), 0);
+    assert_eq!(c.approvals().pending_count().unwrap(), 0);
 }
 
 #[test]
@@ -78,13 +82,15 @@ fn messages_travel_on_their_channel() {
     let a = agent(&c, "A", &[]);
     let b = agent(&c, "B", &[]);
     let crew = c
-        .create_crew(CrewInput {
+        .crews()
+        .create(CrewInput {
             name: Some("crew".into()),
             ..Default::default()
         })
         .unwrap();
     let m = c
-        .send_message(NewMessage {
+        .messages()
+        .send(NewMessage {
             from_agent_id: Some(a.clone()),
             to_agent_id: Some(b.clone()),
             content: "hi".into(),
@@ -93,7 +99,8 @@ fn messages_travel_on_their_channel() {
         .unwrap();
     assert_eq!(m.channel, format!("direct:{a}:{b}"));
     let m = c
-        .send_message(NewMessage {
+        .messages()
+        .send(NewMessage {
             from_agent_id: Some(a.clone()),
             crew_id: Some(crew.id.clone()),
             content: "all".into(),
@@ -102,22 +109,24 @@ fn messages_travel_on_their_channel() {
         .unwrap();
     assert_eq!(m.channel, format!("team:{}", crew.id));
     assert_eq!(
-        c.send_message(NewMessage {
-            content: "lost".into(),
-            ..Default::default()
-        })
-        .unwrap_err()
-        .code(),
+        c.messages()
+            .send(NewMessage {
+                content: "lost".into(),
+                ..Default::default()
+            })
+            .unwrap_err()
+            .code(),
         "VALIDATION"
     );
     assert_eq!(
-        c.send_message(NewMessage {
-            crew_id: Some(crew.id.clone()),
-            content: " ".into(),
-            ..Default::default()
-        })
-        .unwrap_err()
-        .code(),
+        c.messages()
+            .send(NewMessage {
+                crew_id: Some(crew.id.clone()),
+                content: " ".into(),
+                ..Default::default()
+            })
+            .unwrap_err()
+            .code(),
         "VALIDATION"
     );
 }
@@ -126,18 +135,22 @@ fn messages_travel_on_their_channel() {
 fn chat_keeps_partial_messages_with_their_status() {
     let c = core();
     let s = c
-        .create_chat_session(SessionInput {
+        .chat()
+        .create_session(SessionInput {
             title: Some("Planning".into()),
             ..Default::default()
         })
         .unwrap();
-    c.add_chat_message(&s.id, ChatRole::User, "hello", None, ChatStatus::Complete)
+    c.chat()
+        .add_message(&s.id, ChatRole::User, "hello", None, ChatStatus::Complete)
         .unwrap();
     let m = c
-        .add_chat_message(&s.id, ChatRole::Assistant, "", None, ChatStatus::Streaming)
+        .chat()
+        .add_message(&s.id, ChatRole::Assistant, "", None, ChatStatus::Streaming)
         .unwrap();
     let m = c
-        .finish_chat_message(
+        .chat()
+        .finish_message(
             &m.id,
             "Hel",
             ChatStatus::Stopped,
@@ -145,11 +158,12 @@ fn chat_keeps_partial_messages_with_their_status() {
         )
         .unwrap();
     assert_eq!((m.content.as_str(), m.status), ("Hel", ChatStatus::Stopped));
-    let msgs = c.chat_messages(&s.id, Paging::default()).unwrap();
+    let msgs = c.chat().messages(&s.id, Paging::default()).unwrap();
     assert_eq!(msgs.items.len(), 2);
-    assert_eq!(c.get_chat_session(&s.id).unwrap().message_count, 2);
+    assert_eq!(c.chat().get_session(&s.id).unwrap().message_count, 2);
     assert_eq!(
-        c.add_chat_message(&s.id, ChatRole::User, "  ", None, ChatStatus::Complete)
+        c.chat()
+            .add_message(&s.id, ChatRole::User, "  ", None, ChatStatus::Complete)
             .unwrap_err()
             .code(),
         "VALIDATION"
@@ -235,24 +249,26 @@ fn settings_are_validated_and_persist() {
 fn default_providers_are_seeded_once() {
     let c = core();
     let names: Vec<_> = c
-        .list_providers()
+        .providers()
+        .list()
         .unwrap()
         .into_iter()
         .map(|p| p.name)
         .collect();
     assert_eq!(names, ["ollama", "embedded"]);
     let common::TestCore { core, dir } = c;
-    core.update_provider(
-        "ollama",
-        ensemble_core::providers::ProviderInput {
-            max_concurrent: Some(3),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    core.providers()
+        .update(
+            "ollama",
+            ensemble_core::providers::ProviderInput {
+                max_concurrent: Some(3),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     drop(core);
     let again = ensemble_core::Core::open(dir.path()).unwrap();
-    let providers = again.list_providers().unwrap();
+    let providers = again.providers().list().unwrap();
     assert_eq!(providers.len(), 2);
     assert_eq!(
         providers[0].max_concurrent, 3,

@@ -15,7 +15,7 @@ fn committed_changes_are_published_and_rolled_back_ones_are_not() {
         (ev.entity, ev.op, ev.id.as_str()),
         (Entity::Agent, ChangeOp::Created, id.as_str())
     );
-    let _ = c.create_task(NewTask {
+    let _ = c.tasks().create(NewTask {
         title: "x".into(),
         depends_on: Some(vec!["missing".into()]),
         ..Default::default()
@@ -46,7 +46,8 @@ fn lists_filter_and_page() {
         );
     }
     let page = c
-        .list_agents(
+        .agents()
+        .list(
             &AgentFilter::default(),
             Paging {
                 limit: Some(10),
@@ -57,7 +58,8 @@ fn lists_filter_and_page() {
     assert_eq!((page.total, page.items.len()), (25, 5));
     assert_eq!(page.items[0].name, "Agent 20");
     let writers = c
-        .list_agents(
+        .agents()
+        .list(
             &AgentFilter {
                 capability: Some("writing".into()),
                 ..Default::default()
@@ -67,7 +69,8 @@ fn lists_filter_and_page() {
         .unwrap();
     assert_eq!(writers.total, 13);
     let found = c
-        .list_agents(
+        .agents()
+        .list(
             &AgentFilter {
                 search: Some("agent 07".into()),
                 ..Default::default()
@@ -78,19 +81,21 @@ fn lists_filter_and_page() {
     assert_eq!(found.items.len(), 1);
 
     for (i, p) in [3, 9, 5, 9].iter().enumerate() {
-        c.create_task(NewTask {
-            title: format!("t{i}"),
-            priority: Some(*p),
-            ..Default::default()
-        })
-        .unwrap();
+        c.tasks()
+            .create(NewTask {
+                title: format!("t{i}"),
+                priority: Some(*p),
+                ..Default::default()
+            })
+            .unwrap();
     }
     let list = c
-        .list_tasks(&TaskFilter::default(), Paging::default())
+        .tasks()
+        .list(&TaskFilter::default(), Paging::default())
         .unwrap();
     let order: Vec<_> = list.items.iter().map(|t| t.title.as_str()).collect();
     assert_eq!(order, ["t1", "t3", "t2", "t0"], "priority, then age");
-    let board = c.task_board(&TaskFilter::default(), 2).unwrap();
+    let board = c.tasks().board(&TaskFilter::default(), 2).unwrap();
     let queued = board
         .iter()
         .find(|col| col.status == TaskStatus::Queued)
@@ -109,7 +114,8 @@ fn board_totals_follow_every_change() {
     for i in 0..12 {
         let parent: Option<String> = (i % 3 == 2).then(|| ids[i - 1].clone());
         let t = c
-            .create_task(NewTask {
+            .tasks()
+            .create(NewTask {
                 title: format!("t{i}"),
                 parent_task_id: parent,
                 ..Default::default()
@@ -117,26 +123,26 @@ fn board_totals_follow_every_change() {
             .unwrap();
         ids.push(t.id);
     }
-    c.set_task_status(&ids[0], TaskStatus::Planning).unwrap();
-    c.set_task_status(&ids[2], TaskStatus::Planning).unwrap();
-    c.set_task_status(&ids[2], TaskStatus::Running).unwrap();
-    c.cancel_task(&ids[3]).unwrap();
-    c.cancel_task(&ids[5]).unwrap();
-    c.delete_task(&ids[11]).unwrap();
-    c.delete_task(&ids[4]).unwrap();
+    c.tasks().set_status(&ids[0], TaskStatus::Planning).unwrap();
+    c.tasks().set_status(&ids[2], TaskStatus::Planning).unwrap();
+    c.tasks().set_status(&ids[2], TaskStatus::Running).unwrap();
+    c.tasks().cancel(&ids[3]).unwrap();
+    c.tasks().cancel(&ids[5]).unwrap();
+    c.tasks().delete(&ids[11]).unwrap();
+    c.tasks().delete(&ids[4]).unwrap();
     for top_level in [None, Some(true)] {
         let filter = TaskFilter {
             top_level,
             ..Default::default()
         };
-        let board = c.task_board(&filter, 3).unwrap();
+        let board = c.tasks().board(&filter, 3).unwrap();
         for col in &board {
             let f = TaskFilter {
                 statuses: Some(vec![col.status]),
                 top_level,
                 ..Default::default()
             };
-            let counted = c.list_tasks(&f, Paging::default()).unwrap().total;
+            let counted = c.tasks().list(&f, Paging::default()).unwrap().total;
             assert_eq!(
                 col.total, counted,
                 "{:?} top_level={top_level:?}",
@@ -149,7 +155,7 @@ fn board_totals_follow_every_change() {
             top_level,
             ..Default::default()
         };
-        assert_eq!(all, c.list_tasks(&f, Paging::default()).unwrap().total);
+        assert_eq!(all, c.tasks().list(&f, Paging::default()).unwrap().total);
         assert!(all >= 6, "only {all} tasks left");
     }
 }

@@ -20,28 +20,8 @@ const MAX_TURN_TOKENS: u64 = 768;
 /// The instructions an agent gets for a turn: who it is, its crew, what
 /// the team has noted, and the reply format.
 fn system(ctx: &RunCtx, agent: &Agent, memory: &[String], schema: &Value) -> String {
-    let mut s = if agent.system_prompt.trim().is_empty() {
-        format!(
-            "You are {}, a {}.",
-            agent.name,
-            if agent.role.is_empty() {
-                "capable assistant"
-            } else {
-                &agent.role
-            }
-        )
-    } else {
-        agent.system_prompt.trim().to_string()
-    };
-    if let Some(obj) = agent.personality.as_object().filter(|o| !o.is_empty()) {
-        let traits: Vec<String> = obj
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}: {v}")))
-            .collect();
-        if !traits.is_empty() {
-            s.push_str(&format!("\nStyle — {}.", traits.join(", ")));
-        }
-    }
+    let mut s = agent.identity("capable assistant");
+    s.push_str(&agent.style_line());
     s.push_str(&format!(
         "\nYou work as the {} of this crew.\n{}",
         ctx.role_of(agent),
@@ -68,7 +48,8 @@ fn cost(ctx: &RunCtx, r: &Resolved, u: Usage) -> f64 {
         return 0.0;
     }
     ctx.core
-        .get_provider(&r.provider_name)
+        .providers()
+        .get(&r.provider_name)
         .ok()
         .and_then(|cfg| cfg.cost_table.get(&r.model).cloned())
         .map(|c| {
@@ -127,7 +108,7 @@ pub(crate) async fn ask(
         .map_err(|e| Halt::Fail(format!("{} cannot {purpose}: {e}", agent.name)))?;
     let crew = ctx.crew.id.clone();
     let memory: Vec<String> = ctx
-        .db(move |c| c.team_memory(Some(&crew), 30))
+        .db(move |c| c.memory().team(Some(&crew), 30))
         .await?
         .into_iter()
         .map(|m| m.content)

@@ -147,7 +147,7 @@ pub(crate) async fn wait_tasks(ctx: &RunCtx, ids: &[Id]) -> Flow<Vec<Task>> {
     loop {
         let list = ids.to_vec();
         let tasks: Vec<Task> = ctx
-            .db(move |c| list.iter().map(|i| c.get_task(i)).collect())
+            .db(move |c| list.iter().map(|i| c.tasks().get(i)).collect())
             .await?;
         if tasks.iter().all(|t| t.status.is_final()) {
             if waiting_shown {
@@ -178,7 +178,7 @@ pub(crate) async fn wait_tasks(ctx: &RunCtx, ids: &[Id]) -> Flow<Vec<Task>> {
 /// The member's supervisor in the crew: a relationship, else the manager.
 async fn supervisor(ctx: &RunCtx, agent: &Agent) -> Flow<Option<Id>> {
     let (crew, id) = (ctx.crew.id.clone(), agent.id.clone());
-    let sup = ctx.db(move |c| c.supervisor_of(&crew, &id)).await?;
+    let sup = ctx.db(move |c| c.crews().supervisor_of(&crew, &id)).await?;
     let sup = sup.or_else(|| ctx.crew.manager_agent_id.clone());
     Ok(sup.filter(|s| *s != agent.id && ctx.agents.contains_key(s)))
 }
@@ -291,7 +291,7 @@ async fn human(
         crew_run_id: Some(ctx.run_id.clone()),
         ..Default::default()
     };
-    let approval = ctx.db(move |c| c.create_approval(input)).await?;
+    let approval = ctx.db(move |c| c.approvals().create(input)).await?;
     ctx.say(
         Some(from),
         None,
@@ -356,12 +356,12 @@ async fn wait_approval(ctx: &RunCtx, id: &str) -> Flow<Approval> {
     let mut rx = ctx.core.events().subscribe();
     let result = loop {
         let aid = id.to_string();
-        let a = ctx.db(move |c| c.get_approval(&aid)).await?;
+        let a = ctx.db(move |c| c.approvals().get(&aid)).await?;
         if a.status != ApprovalStatus::Pending {
             break Ok(a);
         }
         if a.expires_at <= crate::time::now() {
-            ctx.db(|c| c.expire_approvals()).await?;
+            ctx.db(|c| c.approvals().expire()).await?;
             continue;
         }
         if ctx.cancel.is_cancelled() {

@@ -38,7 +38,7 @@ fn score_of<'a>(ranking: &'a [ExpertScore], id: &str) -> Option<&'a ExpertScore>
 }
 
 pub(crate) async fn run(ctx: &Arc<RunCtx>) -> Flow<Finish> {
-    let cfg = RoutingConfig::from_value(&ctx.crew.strategy)?;
+    let cfg = &ctx.crew.strategy;
     let members: Vec<Agent> = ctx.members().into_iter().cloned().collect();
     let aggregator_id = cfg
         .aggregator_agent_id
@@ -69,7 +69,7 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>) -> Flow<Finish> {
         })
         .collect();
     let ranking = gate::score_all(&ctx.input, &[], &cands);
-    let selection = gate::select(&ranking, &cfg);
+    let selection = gate::select(&ranking, cfg);
     ctx.set_state(
         "routing",
         json!({ "config": cfg, "scores": ranking, "selection": selection }),
@@ -106,7 +106,7 @@ pub(crate) async fn run(ctx: &Arc<RunCtx>) -> Flow<Finish> {
         .map(|id| ctx.agent(id).cloned())
         .collect::<Flow<Vec<Agent>>>()?;
     if cfg.strategy == Strategy::Cascade {
-        return cascade(ctx, &cfg, &ranking, &chosen).await;
+        return cascade(ctx, cfg, &ranking, &chosen).await;
     }
     for a in &chosen {
         let conf = score_of(&ranking, &a.id)

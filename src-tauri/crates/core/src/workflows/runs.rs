@@ -5,23 +5,21 @@
 //! upstream steps were all skipped is skipped too (the branch). A failed
 //! step fails the run (policy `fail`) or skips what depends on it (`continue`).
 
+use super::Workflows;
 use std::collections::HashMap;
 
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::{load_workflow, validate_definition, FailurePolicy, WorkflowDefinition, WorkflowStep};
 use crate::error::{CoreError, Result};
 use crate::events::{ChangeOp, Entity};
 use crate::store::row::{query_all, query_one, to_json, RowCtx};
 use crate::store::Tx;
 use crate::tasks::{insert_task, NewTask, TaskLinks};
 use crate::time::{self, Timestamp};
-use crate::workflows::{
-    load_workflow, validate_definition, FailurePolicy, Workflow, WorkflowDefinition, WorkflowInput,
-    WorkflowStep,
-};
-use crate::{new_id, text_enum, Core, Id};
+use crate::{new_id, text_enum, Id};
 
 /// The largest input a workflow run takes (JSON text), from any caller.
 pub const MAX_RUN_INPUT: usize = 64 * 1024;
@@ -445,13 +443,9 @@ pub fn step_retried(tx: &mut Tx<'_>, task_id: &str) -> Result<()> {
     advance(tx, &run_id)
 }
 
-impl Core {
+impl Workflows<'_> {
     /// Starts a run of a workflow: every ready step becomes a task now.
-    pub fn start_workflow(
-        &self,
-        workflow_id: &str,
-        input: serde_json::Value,
-    ) -> Result<WorkflowRun> {
+    pub fn start(&self, workflow_id: &str, input: serde_json::Value) -> Result<WorkflowRun> {
         crate::validate::id("id", workflow_id)?;
         let len = input.to_string().len();
         if len > MAX_RUN_INPUT {
@@ -461,7 +455,7 @@ impl Core {
                 max: MAX_RUN_INPUT,
             });
         }
-        self.write(|tx| {
+        self.core.write(|tx| {
             let wf = load_workflow(tx, workflow_id)?;
             if wf.is_template {
                 return Err(CoreError::validation(
@@ -488,15 +482,15 @@ impl Core {
         })
     }
 
-    pub fn workflow_run(&self, id: &str) -> Result<WorkflowRun> {
+    pub fn run(&self, id: &str) -> Result<WorkflowRun> {
         crate::validate::id("run_id", id)?;
-        self.read(|c| load_run(c, id))
+        self.core.read(|c| load_run(c, id))
     }
 
     /// Runs of a workflow, newest first.
-    pub fn workflow_runs(&self, workflow_id: &str) -> Result<Vec<WorkflowRun>> {
+    pub fn runs(&self, workflow_id: &str) -> Result<Vec<WorkflowRun>> {
         crate::validate::id("workflow_id", workflow_id)?;
-        self.read(|c| {
+        self.core.read(|c| {
             let ids: Vec<String> = query_all(
                 c,
                 "SELECT id FROM workflow_runs WHERE workflow_id = ?1 ORDER BY created_at DESC LIMIT 50",
@@ -504,44 +498,6 @@ impl Core {
                 |r| Ok(r.get(0)?),
             )?;
             ids.iter().map(|id| load_run(c, id)).collect()
-        })
-    }
-
-    /// Saves a copy of a workflow as a reusable template.
-    pub fn save_workflow_as_template(
-        &self,
-        workflow_id: &str,
-        name: Option<&str>,
-    ) -> Result<Workflow> {
-        let wf = self.get_workflow(workflow_id)?;
-        self.create_workflow(WorkflowInput {
-            name: Some(
-                name.map(str::to_string)
-                    .unwrap_or_else(|| format!("{} (template)", wf.name)),
-            ),
-            description: Some(wf.description),
-            is_template: Some(true),
-            definition: Some(wf.definition),
-        })
-    }
-
-    /// A new, runnable workflow from a template.
-    pub fn instantiate_workflow(&self, template_id: &str, name: Option<&str>) -> Result<Workflow> {
-        let t = self.get_workflow(template_id)?;
-        if !t.is_template {
-            return Err(CoreError::validation(
-                "workflow",
-                format!("'{}' is not a template", t.name),
-            ));
-        }
-        self.create_workflow(WorkflowInput {
-            name: Some(
-                name.map(str::to_string)
-                    .unwrap_or_else(|| t.name.trim_end_matches(" (template)").to_string()),
-            ),
-            description: Some(t.description),
-            is_template: Some(false),
-            definition: Some(t.definition),
         })
     }
 }
