@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ensemble_core::paths::DEFAULT_MODEL_FILE;
-use ensemble_llm::{collect, ChatRequest, Message, Provider};
+use ensemble_llm::{collect, ChatRequest, ModelMessage, Provider};
 use ensemble_llm_embedded::{EmbeddedProvider, RunStats};
 use tokio_util::sync::CancellationToken;
 
@@ -41,26 +41,26 @@ fn model_path() -> PathBuf {
 /// A conversation long enough (about 300 tokens) for a stable prompt-eval
 /// rate. Its worked example gets the default model, a small base model, to
 /// answer at length rather than in a few words.
-fn prompt(run: usize) -> Vec<Message> {
+fn prompt(run: usize) -> Vec<ModelMessage> {
     let notes = "The crew met on Monday to plan the release. The designer wants the \
         settings page simplified, the tester found two crashes in the importer, and the \
         writer needs screenshots for the guide. Deadlines: importer fixes by Wednesday, \
         screenshots by Thursday, release on Friday. ";
     vec![
-        Message::system(format!(
+        ModelMessage::system(format!(
             "Session {run}. You are a helpful project assistant. Answer in detail."
         )),
-        Message::user(
+        ModelMessage::user(
             "Notes: Ana will write the tests by Tuesday. Ben reviews the API on Wednesday. \
              The demo is on Friday.\nSummarise who does what, and when.",
         ),
-        Message::assistant(
+        ModelMessage::assistant(
             "Ana is writing the tests, and she plans to finish them by Tuesday so that there \
              is time to fix what they find. Ben is reviewing the API on Wednesday, after the \
              tests are in place. Everyone then prepares for the demo, which happens on Friday; \
              the team should rehearse it on Thursday afternoon.",
         ),
-        Message::user(format!(
+        ModelMessage::user(format!(
             "Notes: {}\nSummarise who does what, and when.",
             notes.repeat(3)
         )),

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use ensemble_llm::{EventStream, FinishReason, Message, ProviderError, StreamEvent, Usage};
+use ensemble_llm::{EventStream, FinishReason, ModelMessage, ProviderError, StreamEvent, Usage};
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
@@ -63,7 +63,7 @@ pub struct RunStats {
 /// What a request asks of the model.
 #[derive(Debug, Clone)]
 pub(crate) struct Generation {
-    pub messages: Vec<Message>,
+    pub messages: Vec<ModelMessage>,
     pub json_schema: Option<serde_json::Value>,
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,

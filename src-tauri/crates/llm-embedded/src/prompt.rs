@@ -11,7 +11,7 @@
 //! but a conversation may still carry them from another provider.
 
 use ensemble_llm::chat_frame;
-use ensemble_llm::{Message, Role};
+use ensemble_llm::{ModelMessage, Role};
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 
 /// One turn as chat templates understand it.
@@ -21,7 +21,7 @@ pub(crate) struct Turn {
     pub content: String,
 }
 
-pub(crate) fn turns(messages: &[Message]) -> Vec<Turn> {
+pub(crate) fn turns(messages: &[ModelMessage]) -> Vec<Turn> {
     messages
         .iter()
         .map(|message| {
@@ -77,7 +77,7 @@ const FALLBACK_STOPS: &[&str] = chat_frame::CHAT_STOPS;
 /// it, short factual questions get short answers (see `BASE_CHAT_FRAME`). JSON
 /// answers (`json`) get no frame: their format comes from the instructions
 /// and the grammar, and the chat examples only distracted the model there.
-pub(crate) fn render(model: &LlamaModel, messages: &[Message], json: bool) -> Rendered {
+pub(crate) fn render(model: &LlamaModel, messages: &[ModelMessage], json: bool) -> Rendered {
     let turns = turns(messages);
     let own = model
         .chat_template(None)
@@ -125,7 +125,7 @@ enum TemplateError {
     #[error("the model brings no chat template llama.cpp can use: {0}")]
     Missing(#[from] llama_cpp_2::ChatTemplateError),
     #[error("a message cannot be given to the template: {0}")]
-    Message(#[from] llama_cpp_2::NewLlamaChatMessageError),
+    ModelMessage(#[from] llama_cpp_2::NewLlamaChatMessageError),
     #[error("the template failed: {0}")]
     Apply(#[from] llama_cpp_2::ApplyChatTemplateError),
 }
@@ -157,17 +157,17 @@ mod tests {
 
     #[test]
     fn tool_results_and_calls_become_text_the_template_understands() {
-        let mut call = Message::assistant("Let me look.");
+        let mut call = ModelMessage::assistant("Let me look.");
         call.tool_calls.push(ToolCall {
             id: "c1".into(),
             name: "search".into(),
             arguments: serde_json::json!({"q": "rust"}),
         });
         let messages = [
-            Message::system("Be brief.\0"),
-            Message::user("Find rust"),
+            ModelMessage::system("Be brief.\0"),
+            ModelMessage::user("Find rust"),
             call,
-            Message::tool_result("c1", "search", "3 hits"),
+            ModelMessage::tool_result("c1", "search", "3 hits"),
         ];
         let turns = turns(&messages);
         let roles: Vec<_> = turns.iter().map(|t| t.role).collect();
@@ -185,7 +185,10 @@ mod tests {
 
     #[test]
     fn a_base_model_reads_the_frame_then_the_conversation() {
-        let turns = turns(&[Message::system("You are Ada."), Message::user("Hi")]);
+        let turns = turns(&[
+            ModelMessage::system("You are Ada."),
+            ModelMessage::user("Hi"),
+        ]);
         let text = framed(&turns);
         assert!(
             text.starts_with("You are Ada.\n\nThe following is a conversation"),
@@ -201,9 +204,9 @@ mod tests {
     #[test]
     fn the_fallback_template_labels_turns_and_leaves_the_answer_open() {
         let turns = turns(&[
-            Message::system("Be brief."),
-            Message::user(" Hi "),
-            Message::assistant("Hello"),
+            ModelMessage::system("Be brief."),
+            ModelMessage::user(" Hi "),
+            ModelMessage::assistant("Hello"),
         ]);
         assert_eq!(
             fallback(&turns),

@@ -8,7 +8,7 @@
 #[path = "common/model.rs"]
 mod model;
 
-use ensemble_llm::{collect, Message, Provider};
+use ensemble_llm::{collect, ModelMessage, Provider};
 use model::{provider, request};
 use tokio_util::sync::CancellationToken;
 
@@ -18,7 +18,7 @@ async fn the_next_step_of_a_conversation_reuses_the_evaluated_prefix() {
     let mut first = request(&model, "Name a colour.", 8);
     first.messages.insert(
         0,
-        Message::system(
+        ModelMessage::system(
             "You are a terse assistant for a painter. You answer with one word. \
              The studio has red, blue, green and yellow paint.",
         ),
@@ -34,8 +34,12 @@ async fn the_next_step_of_a_conversation_reuses_the_evaluated_prefix() {
     let stats_one = provider.last_run().unwrap();
     // The next step: the same conversation with the answer and a new question.
     let mut second = first.clone();
-    second.messages.push(Message::assistant(one.text.clone()));
-    second.messages.push(Message::user("Name another one."));
+    second
+        .messages
+        .push(ModelMessage::assistant(one.text.clone()));
+    second
+        .messages
+        .push(ModelMessage::user("Name another one."));
     let two = collect(
         provider
             .chat(second, CancellationToken::new())

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use ensemble_core::paths::DEFAULT_MODEL_FILE;
 use ensemble_llm::{
-    collect, FinishReason, Message, Provider, ProviderError, ProviderKind, StreamEvent, ToolSpec,
+    collect, FinishReason, ModelMessage, Provider, ProviderError, ProviderKind, StreamEvent,
+    ToolSpec,
 };
 #[path = "common/model.rs"]
 mod model;
@@ -51,12 +52,12 @@ async fn a_streamed_answer_arrives_in_pieces_then_usage_then_one_finish() {
     // the default model is a small base model that follows examples best.
     let mut req = request(&model, "What is the sky?", 40);
     req.messages = vec![
-        Message::system("You answer questions in one full sentence."),
-        Message::user("What is the sea?"),
-        Message::assistant(
+        ModelMessage::system("You answer questions in one full sentence."),
+        ModelMessage::user("What is the sea?"),
+        ModelMessage::assistant(
             "The sea is the large body of salt water that covers most of the Earth.",
         ),
-        Message::user("What is the sky?"),
+        ModelMessage::user("What is the sky?"),
     ];
     let mut stream = provider.chat(req, CancellationToken::new()).await.unwrap();
 

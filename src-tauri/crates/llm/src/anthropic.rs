@@ -17,7 +17,7 @@ use super::openai::{
     decode_sse, expect_event_stream, model_list, not_json, parse_arguments, SseDecoder,
 };
 use super::types::{
-    ChatRequest, EventStream, FinishReason, Message, ModelInfo, Provider, ProviderError, Role,
+    ChatRequest, EventStream, FinishReason, ModelInfo, ModelMessage, Provider, ProviderError, Role,
     StreamEvent, ToolCall, Usage,
 };
 use super::ProviderKind;
@@ -198,7 +198,7 @@ fn request_body(request: &ChatRequest) -> Value {
 /// Maps the conversation to Anthropic turns: tool results travel as
 /// `tool_result` blocks in a user turn, and consecutive turns of one role
 /// are merged because the API expects user and assistant to alternate.
-fn messages_json(messages: &[Message]) -> Vec<Value> {
+fn messages_json(messages: &[ModelMessage]) -> Vec<Value> {
     let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for m in messages {
         let (role, blocks) = match m.role {
@@ -488,7 +488,7 @@ mod tests {
 
     #[test]
     fn tool_results_merge_into_one_user_turn() {
-        let mut call = Message::assistant("Let me look.");
+        let mut call = ModelMessage::assistant("Let me look.");
         call.tool_calls = vec![
             ToolCall {
                 id: "t1".into(),
@@ -502,12 +502,12 @@ mod tests {
             },
         ];
         let msgs = vec![
-            Message::system("Be brief."),
-            Message::user("Read a and b"),
+            ModelMessage::system("Be brief."),
+            ModelMessage::user("Read a and b"),
             call,
-            Message::tool_result("t1", "read", "A"),
-            Message::tool_result("t2", "read", ""),
-            Message::user("Thanks"),
+            ModelMessage::tool_result("t1", "read", "A"),
+            ModelMessage::tool_result("t2", "read", ""),
+            ModelMessage::user("Thanks"),
         ];
         let v = messages_json(&msgs);
         assert_eq!(v.len(), 3, "{v:?}");

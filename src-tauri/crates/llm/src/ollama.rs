@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::framing::{body_stream, lines};
 use super::http;
 use super::{
-    ChatRequest, EventStream, FinishReason, Message, ModelFacts, ModelInfo, Provider,
+    ChatRequest, EventStream, FinishReason, ModelFacts, ModelInfo, ModelMessage, Provider,
     ProviderError, ProviderKind, PullProgress, Role, StreamEvent, ToolCall, Usage,
 };
 
@@ -95,7 +95,7 @@ fn to_schema(v: &serde_json::Value, what: &str) -> Result<schemars::Schema, Prov
         .map_err(|_| ProviderError::bad(format!("the {what} is not a JSON schema object")))
 }
 
-fn to_ollama_message(m: &Message) -> OChatMessage {
+fn to_ollama_message(m: &ModelMessage) -> OChatMessage {
     let role = match m.role {
         Role::System => MessageRole::System,
         Role::User => MessageRole::User,

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::framing::{self, SseEvent};
 use super::http;
 use super::types::{
-    ChatRequest, EventStream, FinishReason, Message, ModelFacts, ModelInfo, Provider,
+    ChatRequest, EventStream, FinishReason, ModelFacts, ModelInfo, ModelMessage, Provider,
     ProviderError, Role, StreamEvent, ToolCall, Usage,
 };
 use super::ProviderKind;
@@ -321,7 +321,7 @@ fn completion_body(request: &ChatRequest, prompt: &str) -> Value {
     body
 }
 
-fn message_json(m: &Message) -> Value {
+fn message_json(m: &ModelMessage) -> Value {
     match m.role {
         Role::System => json!({"role": "system", "content": m.content}),
         Role::User => json!({"role": "user", "content": m.content}),
@@ -713,7 +713,7 @@ mod tests {
 
     #[test]
     fn assistant_tool_calls_send_arguments_as_a_json_string() {
-        let mut m = Message::assistant("");
+        let mut m = ModelMessage::assistant("");
         m.tool_calls = vec![
             ToolCall {
                 id: "c1".into(),

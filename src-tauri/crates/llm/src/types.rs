@@ -32,7 +32,7 @@ pub struct ToolCall {
 
 /// One message of a conversation sent to a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Message {
+pub struct ModelMessage {
     pub role: Role,
     pub content: String,
     /// Tool calls made by an assistant message.
@@ -46,7 +46,7 @@ pub struct Message {
     pub name: Option<String>,
 }
 
-impl Message {
+impl ModelMessage {
     fn plain(role: Role, content: impl Into<String>) -> Self {
         Self {
             role,
@@ -90,7 +90,7 @@ pub struct ToolSpec {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChatRequest {
     pub model: String,
-    pub messages: Vec<Message>,
+    pub messages: Vec<ModelMessage>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<ToolSpec>,
     /// Constrain the output to JSON matching this JSON schema.

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use ensemble_llm::anthropic::AnthropicProvider;
 use ensemble_llm::{
-    collect, ChatRequest, EventStream, FinishReason, Message, Provider, ProviderError, StreamEvent,
-    ToolCall, ToolSpec, Usage,
+    collect, ChatRequest, EventStream, FinishReason, ModelMessage, Provider, ProviderError,
+    StreamEvent, ToolCall, ToolSpec, Usage,
 };
 use fixture::{refused_url, FixtureServer, Reply};
 use futures::StreamExt;
@@ -33,9 +33,9 @@ fn request() -> ChatRequest {
     ChatRequest {
         model: MODEL.into(),
         messages: vec![
-            Message::system("Be brief."),
-            Message::system("Answer in English."),
-            Message::user("Say hello"),
+            ModelMessage::system("Be brief."),
+            ModelMessage::system("Answer in English."),
+            ModelMessage::user("Say hello"),
         ],
         ..ChatRequest::default()
     }
@@ -273,7 +273,7 @@ async fn tool_use_arrives_whole_after_fragments() {
         description: "Reads a file".into(),
         parameters: json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
     }];
-    let mut prior = Message::assistant("");
+    let mut prior = ModelMessage::assistant("");
     prior.tool_calls = vec![
         ToolCall {
             id: "toolu_0".into(),
@@ -287,12 +287,12 @@ async fn tool_use_arrives_whole_after_fragments() {
         },
     ];
     req.messages.push(prior);
-    req.messages.push(Message::tool_result(
+    req.messages.push(ModelMessage::tool_result(
         "toolu_0",
         "read_file",
         "contents of x",
     ));
-    req.messages.push(Message::tool_result(
+    req.messages.push(ModelMessage::tool_result(
         "toolu_1",
         "read_file",
         "contents of y",

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use ensemble_llm::ollama::OllamaProvider;
 use ensemble_llm::resilience::{Breaker, BreakerConfig, BreakerState, Resilient, RetryPolicy};
 use ensemble_llm::{
-    collect, ChatRequest, FinishReason, Message, Provider, ProviderError, PullProgress,
+    collect, ChatRequest, FinishReason, ModelMessage, Provider, ProviderError, PullProgress,
     StreamEvent, ToolSpec,
 };
 use fixture::{refused_url, FixtureServer, Reply};
@@ -56,7 +56,10 @@ fn answer_body() -> String {
 fn request(model: &str) -> ChatRequest {
     ChatRequest {
         model: model.into(),
-        messages: vec![Message::system("Be brief."), Message::user("Say hello")],
+        messages: vec![
+            ModelMessage::system("Be brief."),
+            ModelMessage::user("Say hello"),
+        ],
         temperature: Some(0.2),
         ..Default::default()
     }

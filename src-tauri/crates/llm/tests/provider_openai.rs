@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use ensemble_llm::openai::OpenAiProvider;
 use ensemble_llm::{
-    collect, ChatRequest, EventStream, FinishReason, Message, Provider, ProviderError, StreamEvent,
-    ToolCall, ToolSpec, Usage,
+    collect, ChatRequest, EventStream, FinishReason, ModelMessage, Provider, ProviderError,
+    StreamEvent, ToolCall, ToolSpec, Usage,
 };
 use fixture::{refused_url, FixtureServer, Reply};
 use futures::StreamExt;
@@ -35,7 +35,10 @@ fn provider(server: &FixtureServer, key: Option<&str>) -> OpenAiProvider {
 fn request() -> ChatRequest {
     ChatRequest {
         model: MODEL.into(),
-        messages: vec![Message::system("Be brief."), Message::user("Say hello")],
+        messages: vec![
+            ModelMessage::system("Be brief."),
+            ModelMessage::user("Say hello"),
+        ],
         ..ChatRequest::default()
     }
 }
@@ -218,15 +221,18 @@ async fn tool_calls_arrive_whole_after_fragments() {
         description: "Reads a file".into(),
         parameters: json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
     }];
-    let mut prior = Message::assistant("");
+    let mut prior = ModelMessage::assistant("");
     prior.tool_calls = vec![ToolCall {
         id: "call_0".into(),
         name: "read_file".into(),
         arguments: json!({"path": "x"}),
     }];
     req.messages.push(prior);
-    req.messages
-        .push(Message::tool_result("call_0", "read_file", "contents of x"));
+    req.messages.push(ModelMessage::tool_result(
+        "call_0",
+        "read_file",
+        "contents of x",
+    ));
 
     let evs: Vec<StreamEvent> = events(
         provider(&server, None)

@@ -19,7 +19,7 @@ use crate::agents::Agent;
 use crate::error::{CoreError, ErrorPayload, Result};
 use crate::providers::hub::ProviderHub;
 use crate::providers::{
-    ChatRequest, Message, ProviderError, ProviderKind, StreamEvent, ToolCall, Usage,
+    ChatRequest, ModelMessage, ProviderError, ProviderKind, StreamEvent, ToolCall, Usage,
 };
 use crate::{Core, Id, Paging};
 
@@ -335,7 +335,7 @@ impl ChatEngine {
         agent: Option<&Agent>,
         kind: ProviderKind,
         reply_id: &str,
-    ) -> Result<Vec<Message>> {
+    ) -> Result<Vec<ModelMessage>> {
         let sid = session_id.to_string();
         let page = self
             .core
@@ -361,7 +361,7 @@ impl ChatEngine {
             })
             .await?;
         let mut budget = history_budget(kind);
-        let mut picked: Vec<Message> = Vec::new();
+        let mut picked: Vec<ModelMessage> = Vec::new();
         for m in page.items.iter().rev() {
             if m.id == reply_id || m.content.trim().is_empty() {
                 continue;
@@ -370,8 +370,8 @@ impl ChatEngine {
                 continue;
             }
             let msg = match m.role {
-                ChatRole::User => Message::user(m.content.clone()),
-                ChatRole::Assistant => Message::assistant(m.content.clone()),
+                ChatRole::User => ModelMessage::user(m.content.clone()),
+                ChatRole::Assistant => ModelMessage::assistant(m.content.clone()),
                 _ => continue,
             };
             let len = m.content.chars().count();
@@ -385,7 +385,7 @@ impl ChatEngine {
         picked.reverse();
         let mut out = Vec::with_capacity(picked.len() + 1);
         if let Some(a) = agent {
-            out.push(Message::system(system_prompt(a)));
+            out.push(ModelMessage::system(system_prompt(a)));
         }
         out.extend(picked);
         Ok(out)

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::profile::{verdict, ModelProfile, ProbeCase, ProfileSource, ToolsMode, APP_VERSION};
-use super::{ChatRequest, Message, Provider, ProviderError, StreamEvent, ToolSpec, Usage};
+use super::{ChatRequest, ModelMessage, Provider, ProviderError, StreamEvent, ToolSpec, Usage};
 use crate::runtime::step;
 use crate::time;
 
@@ -281,7 +281,10 @@ pub async fn probe(
             native_total += 1;
             let request = ChatRequest {
                 model: model.to_string(),
-                messages: vec![Message::system(SYSTEM), Message::user(case.question)],
+                messages: vec![
+                    ModelMessage::system(SYSTEM),
+                    ModelMessage::user(case.question),
+                ],
                 tools: case.tools.clone(),
                 temperature: Some(0.0),
                 max_tokens: Some(CASE_TOKENS),
@@ -331,8 +334,8 @@ pub async fn probe(
     let request = ChatRequest {
         model: model.to_string(),
         messages: vec![
-            Message::system("You answer with JSON only."),
-            Message::user(
+            ModelMessage::system("You answer with JSON only."),
+            ModelMessage::user(
                 "It is 21 degrees Celsius in Lisbon today. Give the city and the temperature as JSON.",
             ),
         ],
@@ -379,7 +382,7 @@ pub async fn probe(
     // Streaming and speed, on a short free answer.
     let request = ChatRequest {
         model: model.to_string(),
-        messages: vec![Message::user("Write three sentences about the sea.")],
+        messages: vec![ModelMessage::user("Write three sentences about the sea.")],
         temperature: Some(0.0),
         max_tokens: Some(SPEED_TOKENS),
         ..Default::default()

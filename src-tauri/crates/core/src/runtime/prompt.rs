@@ -4,7 +4,7 @@
 //! a crash continues exactly where it stopped.
 
 use crate::agents::Agent;
-use crate::providers::{Message, Role, ToolCall};
+use crate::providers::{ModelMessage, Role, ToolCall};
 use crate::runs::RunStep;
 use crate::tasks::Task;
 use crate::tools::ToolDef;
@@ -72,15 +72,15 @@ fn clip(text: &str, max: usize) -> String {
 
 /// The full conversation, with recorded steps replayed. In JSON steps a
 /// few worked exchanges on other tasks come before the task itself.
-pub fn messages(input: &PromptInput<'_>) -> Vec<Message> {
-    let mut out = vec![Message::system(system(input))];
+pub fn messages(input: &PromptInput<'_>) -> Vec<ModelMessage> {
+    let mut out = vec![ModelMessage::system(system(input))];
     if input.json_steps {
         out.extend(step::example_messages(
             input.tools,
             &input.task.required_capabilities,
         ));
     }
-    out.push(Message::user(task_message(input)));
+    out.push(ModelMessage::user(task_message(input)));
     for st in input.steps {
         match (&st.action, input.json_steps) {
             (Some(action), true) => {
@@ -90,9 +90,9 @@ pub fn messages(input: &PromptInput<'_>) -> Vec<Message> {
                     arguments: action.arguments.clone(),
                     call_id: action.call_id.clone(),
                 });
-                out.push(Message::assistant(rendered));
+                out.push(ModelMessage::assistant(rendered));
                 if let Some(obs) = &st.observation {
-                    out.push(Message::user(step::observation_message(
+                    out.push(ModelMessage::user(step::observation_message(
                         &action.tool,
                         obs,
                         input.task.title.trim(),
@@ -100,7 +100,7 @@ pub fn messages(input: &PromptInput<'_>) -> Vec<Message> {
                 }
             }
             (Some(action), false) => {
-                out.push(Message {
+                out.push(ModelMessage {
                     role: Role::Assistant,
                     content: st.thought.clone(),
                     tool_calls: vec![ToolCall {
@@ -112,7 +112,7 @@ pub fn messages(input: &PromptInput<'_>) -> Vec<Message> {
                     name: None,
                 });
                 if let Some(obs) = &st.observation {
-                    out.push(Message::tool_result(
+                    out.push(ModelMessage::tool_result(
                         action.call_id.clone(),
                         action.tool.clone(),
                         obs.clone(),
@@ -124,10 +124,10 @@ pub fn messages(input: &PromptInput<'_>) -> Vec<Message> {
                 // step, with the feedback as its observation.
                 if !st.thought.is_empty() || st.final_answer.is_some() {
                     let said = st.final_answer.as_deref().unwrap_or(&st.thought);
-                    out.push(Message::assistant(clip(said, REPLAYED_BAD_STEP_CHARS)));
+                    out.push(ModelMessage::assistant(clip(said, REPLAYED_BAD_STEP_CHARS)));
                 }
                 if let Some(obs) = &st.observation {
-                    out.push(Message::user(obs.clone()));
+                    out.push(ModelMessage::user(obs.clone()));
                 }
             }
         }

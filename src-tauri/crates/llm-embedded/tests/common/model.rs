@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use ensemble_core::paths::DEFAULT_MODEL_FILE;
-use ensemble_llm::{ChatRequest, Message};
+use ensemble_llm::{ChatRequest, ModelMessage};
 use ensemble_llm_embedded::EmbeddedProvider;
 
 pub fn model_path() -> PathBuf {
@@ -43,7 +43,7 @@ pub fn provider() -> (EmbeddedProvider, String) {
 pub fn request(model: &str, prompt: &str, max_tokens: u32) -> ChatRequest {
     ChatRequest {
         model: model.to_owned(),
-        messages: vec![Message::user(prompt)],
+        messages: vec![ModelMessage::user(prompt)],
         max_tokens: Some(max_tokens),
         temperature: Some(0.0),
         ..ChatRequest::default()

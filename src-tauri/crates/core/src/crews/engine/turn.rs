@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{clip, wall_cap, Flow, Halt, RunCtx, CLIP};
 use crate::agents::Agent;
 use crate::providers::hub::Resolved;
-use crate::providers::{collect, ChatRequest, Message, ProviderError, ProviderKind, Usage};
+use crate::providers::{collect, ChatRequest, ModelMessage, ProviderError, ProviderKind, Usage};
 
 /// Replies tried per turn (the first, and one corrected).
 const TRIES: usize = 2;
@@ -114,8 +114,8 @@ pub(crate) async fn ask(
         .map(|m| m.content)
         .collect();
     let mut messages = vec![
-        Message::system(system(ctx, agent, &memory, &schema)),
-        Message::user(format!("[{purpose}]\n{}", clip(prompt, CLIP * 2))),
+        ModelMessage::system(system(ctx, agent, &memory, &schema)),
+        ModelMessage::user(format!("[{purpose}]\n{}", clip(prompt, CLIP * 2))),
     ];
     let mut problem = String::new();
     for _ in 0..TRIES {
@@ -170,8 +170,8 @@ pub(crate) async fn ask(
             Ok(v) => return Ok(v),
             Err(p) => {
                 tracing::debug!(agent = %agent.name, purpose, problem = %p, "invalid structured reply");
-                messages.push(Message::assistant(clip(&got.text, 4000)));
-                messages.push(Message::user(format!(
+                messages.push(ModelMessage::assistant(clip(&got.text, 4000)));
+                messages.push(ModelMessage::user(format!(
                     "That reply is not valid ({p}). Reply again with only the JSON object."
                 )));
                 problem = p.to_string();

@@ -131,26 +131,32 @@ fn closest_example(tools: &[&str], required: &[&str]) -> Option<&'static Worked>
 /// observations, and the answer. A small model learns the format from it
 /// and — the example being about something else — takes the content from
 /// its own task. None for an agent without built-in tools.
-pub fn example_messages(tools: &[ToolDef], required: &[String]) -> Vec<crate::providers::Message> {
-    use crate::providers::Message;
+pub fn example_messages(
+    tools: &[ToolDef],
+    required: &[String],
+) -> Vec<crate::providers::ModelMessage> {
+    use crate::providers::ModelMessage;
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
     let required: Vec<&str> = required.iter().map(String::as_str).collect();
     let mut out = Vec::new();
     // Without a tool the grammar leaves nothing to choose but the answer
     // itself, and an example answer only got copied: no example then.
     if let Some(w) = closest_example(&names, &required) {
-        out.push(Message::user(format!("Task (an example): {}\n", w.task)));
+        out.push(ModelMessage::user(format!(
+            "Task (an example): {}\n",
+            w.task
+        )));
         for c in w.calls {
-            out.push(Message::assistant(
+            out.push(ModelMessage::assistant(
                 json!({"action": c.tool, "arguments": args(c), "thought": c.thought}).to_string(),
             ));
-            out.push(Message::user(observation_message(
+            out.push(ModelMessage::user(observation_message(
                 c.tool,
                 c.observation,
                 w.task,
             )));
         }
-        out.push(Message::assistant(
+        out.push(ModelMessage::assistant(
             json!({"action": FINISH, "answer": w.answer, "confidence": 0.9, "thought": w.because})
                 .to_string(),
         ));
