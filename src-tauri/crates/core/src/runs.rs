@@ -526,6 +526,17 @@ pub struct Runs<'a> {
 }
 
 impl Runs<'_> {
+    /// Tokens (in and out) and dollars every run of a task has used so far.
+    pub fn task_usage(&self, task_id: &str) -> Result<(u64, f64)> {
+        self.core.read(|c| {
+            Ok(c.query_row(
+                "SELECT coalesce(sum(tokens_in + tokens_out), 0), coalesce(sum(cost), 0.0) FROM runs WHERE task_id = ?1",
+                [task_id],
+                |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get::<_, f64>(1)?)),
+            )?)
+        })
+    }
+
     /// Every run of a task with its steps, decisions and tool calls, newest first.
     pub fn of_task(&self, task_id: &str) -> Result<Vec<RunTrace>> {
         crate::validate::id("id", task_id)?;

@@ -375,9 +375,11 @@ impl AgentRuntime {
 
     /// Stops a run that went over its task's caps.
     fn over_budget(&self, ctx: &Ctx) -> Option<String> {
-        let run = self.core.runs().get(&ctx.job.run.id).ok()?;
         let t = &ctx.job.task;
-        let tokens = t.tokens_in + t.tokens_out + run.tokens_in + run.tokens_out;
+        // What every run of the task has used so far, this one included (a
+        // resumed run's earlier steps are in the task's rolled-up total and
+        // in the run's own: read once, from the runs).
+        let (tokens, cost) = self.core.runs().task_usage(&t.id).ok()?;
         if let Some(cap) = t.max_tokens {
             if tokens >= cap {
                 return Some(format!(
@@ -386,7 +388,6 @@ impl AgentRuntime {
             }
         }
         if let Some(cap) = t.max_cost {
-            let cost = t.cost + run.cost;
             if cost >= cap {
                 return Some(format!(
                     "stopped: the task's cost cap (${cap:.4}) was reached (${cost:.4} spent)"

@@ -694,3 +694,66 @@ async fn token_and_cost_caps_stop_the_run_with_a_reason() {
     assert_eq!(cost.attempts, 1, "not retried");
     env.stop().await;
 }
+
+/// A resumed run's earlier tokens count once against the task's cap. The
+/// run parks for approval after 500 tokens (the task's total rolls them up,
+/// and the run keeps them too: the same spending, not twice); under a cap
+/// of 900 it goes on when approved instead of stopping at "1,000 used".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_counts_its_earlier_tokens_once() {
+    use ensemble_core::providers::{FinishReason, StreamEvent, ToolCall, Usage};
+    use ensemble_llm::scripted::Step;
+    let mut env = Env::new(ScriptedProvider::from_fn("scripted", |req, _| {
+        let obs = observed(req);
+        if obs.is_empty() {
+            Reply::Steps(vec![
+                Step::Event(StreamEvent::ToolCall(ToolCall {
+                    id: "call_append".into(),
+                    name: "test_append".into(),
+                    arguments: json!({"file": "capped.txt", "line": "once"}),
+                })),
+                Step::Event(StreamEvent::Usage(Usage {
+                    input_tokens: 400,
+                    output_tokens: 100,
+                    ..Default::default()
+                })),
+                Step::Event(StreamEvent::Finish(FinishReason::ToolCalls)),
+            ])
+        } else {
+            Reply::text(&format!("Result: {}", obs.join(" | ")))
+        }
+    }));
+    let a = worker(&env, Autonomy::Copilot, &["test_append"]);
+    let t = env
+        .core
+        .tasks()
+        .create(NewTask {
+            title: "capped".into(),
+            assigned_agent_id: Some(a.clone()),
+            max_tokens: Some(900),
+            ..Default::default()
+        })
+        .unwrap()
+        .id;
+    env.start();
+    let ap = env.pending_approval(LONG).await;
+    let parked = env
+        .wait_status(&t, TaskStatus::AwaitingApproval, LONG)
+        .await;
+    assert_eq!(parked.tokens_in + parked.tokens_out, 500);
+    env.core
+        .approvals()
+        .decide(
+            &ap.id,
+            Decision {
+                verdict: Some(Verdict::Approve),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let done = env.wait_final(&[t], LONG).await;
+    assert_eq!(done[0].status, TaskStatus::Completed, "{:?}", done[0].error);
+    assert_eq!(done[0].output.as_deref(), Some("Result: appended"));
+    assert_eq!(lines(&env, "capped.txt"), ["once"]);
+    env.stop().await;
+}

@@ -451,6 +451,61 @@ fn delegation_depth_and_cycles_are_refused() {
     assert_eq!(k1.id, k2.id);
 }
 
+/// A → B → A is a loop also when A got the root task by routing (no
+/// assignee): the walk up the chain sees who works on each task.
+#[test]
+fn a_delegation_loop_through_a_routed_root_is_refused() {
+    use ensemble_core::orchestrator::Capacity;
+    let dir = tempfile::tempdir().unwrap();
+    let core = ensemble_core::Core::open(dir.path()).unwrap();
+    let mk = |name: &str| {
+        core.agents()
+            .create(AgentInput {
+                name: Some(name.into()),
+                capabilities: Some(vec!["work".into()]),
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let (ava, bo) = (mk("Ava"), mk("Bo"));
+    let root = core
+        .tasks()
+        .create(NewTask {
+            title: "root".into(),
+            required_capabilities: Some(vec!["work".into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    // Routing gives the root to Ava (the only agent the scheduler offers).
+    let mut cap = Capacity {
+        agents: vec![ava.clone()],
+        ..Default::default()
+    };
+    let jobs = core.claim(1, &mut cap, 0.0).unwrap();
+    assert_eq!(jobs.len(), 1);
+    let root = core.tasks().get(&root.id).unwrap();
+    assert_eq!(
+        (
+            root.assigned_agent_id.as_deref(),
+            root.routed_agent_id.as_deref()
+        ),
+        (None, Some(ava.id.as_str()))
+    );
+    let req = |to: &str| DelegationRequest {
+        title: "sub".into(),
+        objective: "do it".into(),
+        to_agent_id: Some(to.into()),
+        ..Default::default()
+    };
+    let s1 = core.delegate(&root.id, &ava.id, req(&bo.id)).unwrap();
+    let e = core.delegate(&s1.id, &bo.id, req(&ava.id)).unwrap_err();
+    assert_eq!(e.code(), "CYCLE", "{e}");
+    assert!(
+        e.to_string().contains("Ava") && e.to_string().contains("Bo"),
+        "{e}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_parent_waits_for_its_subtask_and_receives_its_output() {
     let worker_id: Arc<Mutex<String>> = Arc::default();

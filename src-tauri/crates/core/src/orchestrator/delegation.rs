@@ -87,11 +87,12 @@ impl Core {
                     ));
                 }
             }
-            // Walk up the parent chain: the target must not already work on an ancestor.
+            // Walk up the parent chain: the target must not already work on
+            // an ancestor, as its assignee or as the agent routing chose.
             let mut chain = vec![from.name.clone()];
             let mut cursor = Some(parent.clone());
             while let Some(t) = cursor {
-                if let Some(a) = t.assigned_agent_id.as_deref() {
+                if let Some(a) = t.assigned_agent_id.as_deref().or(t.routed_agent_id.as_deref()) {
                     if a == target.id {
                         chain.push(target.name.clone());
                         chain.reverse();
