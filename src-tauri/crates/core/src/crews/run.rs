@@ -213,7 +213,12 @@ pub(crate) fn insert_run(
     }
     let id = new_id();
     let now = time::now_sql();
-    let state = serde_json::json!({ "budget": budget });
+    // The owner is this process: its PID, and its start time so that
+    // another process given the same PID later is not taken for it.
+    let state = serde_json::json!({
+        "budget": budget,
+        "owner_started": process_start(std::process::id().into()),
+    });
     tx.execute(
         "INSERT INTO crew_runs (id, crew_id, process, status, input, state, owner_pid, started_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, 'planning', ?4, ?5, ?6, ?7, ?7, ?7)",
@@ -387,17 +392,42 @@ pub(crate) fn cancel_open_tasks(tx: &mut Tx<'_>, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Whether the process with this id is still alive. Linux reads `/proc`;
-/// elsewhere only this process counts as alive (the app is then the one
-/// coordinator, and its runs end with it).
-fn process_alive(pid: i64) -> bool {
-    if pid == i64::from(std::process::id()) {
-        return true;
-    }
+/// When the process `pid` started, in clock ticks since boot (field 22 of
+/// `/proc/<pid>/stat`); `None` when there is no such process or no `/proc`.
+fn process_start(pid: i64) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count the
+    // fields after its closing parenthesis (field 3 is the first).
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the process that owns a crew run is still alive: the PID names a
+/// live process that started when the owner did (a PID the system gave to
+/// another process since is not the owner). Rows written before the start
+/// time was recorded are judged by the PID alone. Without `/proc` only this
+/// process counts as alive (the app is then the one coordinator, and its
+/// runs end with it).
+fn process_alive(pid: i64, started: Option<u64>) -> bool {
+    let this = pid == i64::from(std::process::id());
     if cfg!(target_os = "linux") {
-        return std::path::Path::new(&format!("/proc/{pid}")).exists();
+        return match (process_start(pid), started) {
+            (None, _) => false,
+            (Some(now), Some(then)) => now == then,
+            (Some(_), None) => true,
+        };
     }
-    false
+    this
+}
+
+/// The owner of a run as stored: its PID and start time.
+type Owner = (Option<i64>, Option<u64>);
+
+/// Reads [`Owner`] from the columns `pid_col` and the one after it.
+fn owner_of(r: &rusqlite::Row<'_>, pid_col: usize) -> rusqlite::Result<Owner> {
+    let pid: Option<i64> = r.get(pid_col)?;
+    let started: Option<i64> = r.get(pid_col + 1)?;
+    Ok((pid, started.and_then(|s| u64::try_from(s).ok())))
 }
 
 impl Crews<'_> {
@@ -459,11 +489,12 @@ impl Crews<'_> {
                 params![id, time::now_sql()],
             )?;
             touch(tx, id);
-            let owner: Option<i64> =
-                tx.query_row("SELECT owner_pid FROM crew_runs WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })?;
-            if !owner.is_some_and(process_alive) {
+            let (pid, started) = tx.query_row(
+                "SELECT owner_pid, json_extract(state, '$.owner_started') FROM crew_runs WHERE id = ?1",
+                [id],
+                |r| owner_of(r, 0),
+            )?;
+            if !pid.is_some_and(|p| process_alive(p, started)) {
                 return finish_run(
                     tx,
                     id,
@@ -481,15 +512,16 @@ impl Crews<'_> {
     /// stopped as interrupted (their open tasks cancelled). Returns how many.
     pub fn recover_runs(&self) -> Result<usize> {
         self.core.write(|tx| {
-            let open: Vec<(Id, Option<i64>)> = query_all(
+            let open: Vec<(Id, Owner)> = query_all(
                 tx,
-                "SELECT id, owner_pid FROM crew_runs WHERE status IN ('planning', 'running', 'waiting')",
+                "SELECT id, owner_pid, json_extract(state, '$.owner_started') FROM crew_runs
+                 WHERE status IN ('planning', 'running', 'waiting')",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, owner_of(r, 1)?)),
             )?;
             let mut n = 0;
-            for (id, owner) in open {
-                if owner.is_some_and(process_alive) {
+            for (id, (pid, started)) in open {
+                if pid.is_some_and(|p| process_alive(p, started)) {
                     continue;
                 }
                 finish_run(
@@ -504,5 +536,58 @@ impl Crews<'_> {
             }
             Ok(n)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::AgentInput;
+    use crate::crews::{CrewInput, MemberInput};
+    use crate::Core;
+
+    /// A crew run whose recorded owner PID now belongs to another process
+    /// (the PID was given out again: same number, other start time) is
+    /// recovered as interrupted instead of staying "running" for ever.
+    #[test]
+    fn a_reused_pid_does_not_keep_a_dead_crew_run_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = Core::open(dir.path()).unwrap();
+        let ada = core
+            .agents()
+            .create(AgentInput {
+                name: Some("Ada".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        let crew = core
+            .crews()
+            .create(CrewInput {
+                name: Some("Crew".into()),
+                goal: Some("Write".into()),
+                members: Some(vec![MemberInput {
+                    agent_id: ada.id.clone(),
+                    role: None,
+                }]),
+                ..Default::default()
+            })
+            .unwrap();
+        let run = core
+            .write(|tx| insert_run(tx, &crew.id, Process::Sequential, "go", &Budget::default()))
+            .unwrap();
+        // Owned by this live process: left alone.
+        assert_eq!(core.crews().recover_runs().unwrap(), 0);
+        // PID 1 is alive, but it is not the process that started this run.
+        let init_started = process_start(1).expect("PID 1 exists") as i64;
+        core.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE crew_runs SET owner_pid = 1, state = json_set(state, '$.owner_started', ?2) WHERE id = ?1",
+                rusqlite::params![run.id, init_started + 1],
+            )?)
+        })
+        .unwrap();
+        assert_eq!(core.crews().recover_runs().unwrap(), 1);
+        let after = core.crews().get_run(&run.id).unwrap();
+        assert_eq!(after.status, CrewRunStatus::Stopped);
     }
 }
