@@ -592,15 +592,15 @@ async fn a_final_answer_can_require_approval() {
     env.stop().await;
 }
 
-/// A tool call that reports what it used: 400 tokens in, 100 out.
-fn costly_call() -> Reply {
+/// A call of `tool` that reports what it used: 400 tokens in, 100 out.
+fn costly_call(tool: &str, arguments: serde_json::Value) -> Reply {
     use ensemble_core::providers::{FinishReason, StreamEvent, ToolCall, Usage};
     use ensemble_llm::scripted::Step;
     Reply::Steps(vec![
         Step::Event(StreamEvent::ToolCall(ToolCall {
-            id: "call_sleep".into(),
-            name: "test_sleep".into(),
-            arguments: json!({"ms": 1}),
+            id: format!("call_{tool}"),
+            name: tool.into(),
+            arguments,
         })),
         Step::Event(StreamEvent::Usage(Usage {
             input_tokens: 400,
@@ -617,7 +617,9 @@ fn costly_call() -> Reply {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_and_cost_caps_stop_the_run_with_a_reason() {
     use ensemble_core::providers::{ModelCost, ProviderInput};
-    let mut env = Env::new(ScriptedProvider::from_fn("scripted", |_, _| costly_call()));
+    let mut env = Env::new(ScriptedProvider::from_fn("scripted", |_, _| {
+        costly_call("test_sleep", json!({"ms": 1}))
+    }));
     // $10 per million tokens in and out: each step costs $0.005.
     env.core
         .providers()
@@ -701,24 +703,10 @@ async fn token_and_cost_caps_stop_the_run_with_a_reason() {
 /// of 900 it goes on when approved instead of stopping at "1,000 used".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resumed_run_counts_its_earlier_tokens_once() {
-    use ensemble_core::providers::{FinishReason, StreamEvent, ToolCall, Usage};
-    use ensemble_llm::scripted::Step;
     let mut env = Env::new(ScriptedProvider::from_fn("scripted", |req, _| {
         let obs = observed(req);
         if obs.is_empty() {
-            Reply::Steps(vec![
-                Step::Event(StreamEvent::ToolCall(ToolCall {
-                    id: "call_append".into(),
-                    name: "test_append".into(),
-                    arguments: json!({"file": "capped.txt", "line": "once"}),
-                })),
-                Step::Event(StreamEvent::Usage(Usage {
-                    input_tokens: 400,
-                    output_tokens: 100,
-                    ..Default::default()
-                })),
-                Step::Event(StreamEvent::Finish(FinishReason::ToolCalls)),
-            ])
+            costly_call("test_append", json!({"file": "capped.txt", "line": "once"}))
         } else {
             Reply::text(&format!("Result: {}", obs.join(" | ")))
         }
